@@ -1,0 +1,161 @@
+"""Validated, frozen run configurations built from a notebook's parameters cell.
+
+A notebook's ``parameters`` cell is a block of literals. The next cell calls
+``SomeConfig.from_globals(globals())``, which keeps only the user's literal
+values and rejects unknown names, wrong types and out-of-range values with a
+message that names the parameter and what is allowed.
+
+Fields declare their constraints through ``param(default, ...)``::
+
+    @dataclass(frozen=True)
+    class MyConfig(Config):
+        lr: float = param(2e-4, low=0, low_open=True, high=1, help="Adam learning rate")
+        dataset: str = param("mnist5k", help="dataset name", check=check_dataset)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+_LITERAL_TYPES = (bool, int, float, str, type(None), list, tuple, dict)
+_IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
+
+
+def param(default: Any, *, low: float | None = None, high: float | None = None,
+          low_open: bool = False, choices: tuple | None = None,
+          check: Callable[[str, Any], None] | None = None, help: str = "") -> Any:
+    """A config field with validation metadata (see module docstring)."""
+    meta = {"low": low, "high": high, "low_open": low_open, "choices": choices,
+            "check": check, "help": help}
+    if isinstance(default, (list, dict)):
+        raise TypeError("use tuples for sequence defaults so configs stay frozen")
+    return field(default=default, metadata=meta)
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp))
+
+
+def _coerce(name: str, value: Any, tp: Any) -> Any:
+    """Check ``value`` against the annotation ``tp``; return it converted (int->float, list->tuple)."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin is typing.Union or origin is types.UnionType:
+        if value is None and type(None) in args:
+            return None
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(name, value, arg)
+            except (TypeError, ValueError):
+                continue
+        raise TypeError(f"parameter '{name}' = {value!r} has the wrong type; expected "
+                        f"{' or '.join(_type_name(a) for a in args)}")
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise TypeError(f"parameter '{name}' = {value!r} must be a list of values")
+        inner = args[0] if args else Any
+        return tuple(_coerce(name, v, inner) for v in value) if inner is not Any else tuple(value)
+    if tp is Any:
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"parameter '{name}' = {value!r} must be a number (float)")
+        return float(value)
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            raise TypeError(f"parameter '{name}' = {value!r} must be a whole number (int)")
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise TypeError(f"parameter '{name}' = {value!r} must be True or False")
+        return value
+    if tp is str:
+        if not isinstance(value, str):
+            raise TypeError(f"parameter '{name}' = {value!r} must be a string")
+        return value
+    return value
+
+
+@dataclass(frozen=True)
+class Config:
+    """Base class: frozen dataclass that validates itself on construction."""
+
+    def __post_init__(self) -> None:
+        hints = typing.get_type_hints(type(self))
+        for f in dataclasses.fields(self):
+            value = _coerce(f.name, getattr(self, f.name), hints[f.name])
+            object.__setattr__(self, f.name, value)
+            meta = f.metadata
+            if value is None:
+                continue
+            if meta.get("choices") is not None and value not in meta["choices"]:
+                raise ValueError(f"parameter '{f.name}' = {value!r} is not allowed; choose one of "
+                                 f"{', '.join(map(repr, meta['choices']))}")
+            for item in (value if isinstance(value, tuple) else (value,)):
+                if isinstance(item, (int, float)) and not isinstance(item, bool):
+                    low, high = meta.get("low"), meta.get("high")
+                    too_low = low is not None and (item <= low if meta.get("low_open") else item < low)
+                    if too_low or (high is not None and item > high):
+                        lo = "-inf" if low is None else low
+                        hi = "inf" if high is None else high
+                        bracket = "(" if meta.get("low_open") else "["
+                        raise ValueError(f"parameter '{f.name}' = {item!r} is out of range; allowed "
+                                         f"{bracket}{lo}, {hi}]")
+            if meta.get("check") is not None:
+                meta["check"](f.name, value)
+        self.validate()
+
+    def validate(self) -> None:
+        """Cross-field checks; subclasses override and raise ValueError naming the parameters."""
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]):
+        """Build from a mapping; unknown keys raise ValueError with the closest valid name."""
+        names = cls.field_names()
+        unknown = [k for k in values if k not in names]
+        if unknown:
+            hints = []
+            for k in unknown:
+                close = difflib.get_close_matches(k, names, n=1)
+                hints.append(f"'{k}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+            raise ValueError(f"unknown parameter {', '.join(hints)} for {cls.__name__}; "
+                             f"valid parameters: {', '.join(names)}")
+        return cls(**values)
+
+    @classmethod
+    def from_globals(cls, namespace: dict[str, Any]):
+        """Build from a notebook's ``globals()``: keeps public names bound to literal values."""
+        values = {k: v for k, v in namespace.items()
+                  if not k.startswith("_") and k not in _IPYTHON_NAMES and isinstance(v, _LITERAL_TYPES)}
+        return cls.from_dict(values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v)
+                for f in dataclasses.fields(self)}
+
+    def replace(self, **changes: Any):
+        return dataclasses.replace(self, **changes)
+
+    def describe(self) -> str:
+        """One line per parameter with its help text, for notebooks and --help."""
+        lines = []
+        for f in dataclasses.fields(self):
+            lines.append(f"{f.name:>18} = {getattr(self, f.name)!r:<14} {f.metadata.get('help', '')}")
+        return "\n".join(lines)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)

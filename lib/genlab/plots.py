@@ -1,0 +1,140 @@
+"""Figures: sample grids, loss curves, grids over training, class-by-column grids, strips.
+
+Image inputs are uint8 tensors ``N x C x H x W`` (as produced by
+:func:`genlab.data.to_uint8`); grids are written as PNG with Pillow and shown with matplotlib.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+
+def make_grid(images: torch.Tensor, nrow: int | None = None, pad: int = 2, pad_value: int = 255) -> torch.Tensor:
+    """Tile ``N x C x H x W`` uint8 images into one ``C x H' x W'`` uint8 image, ``nrow`` per row."""
+    if images.dtype != torch.uint8:
+        raise TypeError("make_grid expects uint8 images; convert with genlab.data.to_uint8")
+    images = images.detach().cpu()
+    n, c, h, w = images.shape
+    ncol = nrow or math.ceil(math.sqrt(n))
+    nrows = math.ceil(n / ncol)
+    grid = torch.full((c, nrows * (h + pad) + pad, ncol * (w + pad) + pad), pad_value, dtype=torch.uint8)
+    for i in range(n):
+        r, col = divmod(i, ncol)
+        grid[:, pad + r * (h + pad):pad + r * (h + pad) + h, pad + col * (w + pad):pad + col * (w + pad) + w] = images[i]
+    return grid
+
+
+def _to_pil(grid: torch.Tensor):
+    from PIL import Image
+    arr = grid.permute(1, 2, 0).numpy()
+    return Image.fromarray(arr[:, :, 0] if arr.shape[2] == 1 else arr)
+
+
+def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None) -> Path:
+    """Write a grid of uint8 images as PNG (parent folders are created)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _to_pil(make_grid(images, nrow)).save(path)
+    return path
+
+
+def show_grid(images: torch.Tensor, nrow: int | None = None, title: str | None = None, ax=None, scale: float = 0.5):
+    """Show a grid of uint8 images with matplotlib; returns the axes."""
+    grid = make_grid(images, nrow)
+    if ax is None:
+        h, w = grid.shape[1:]
+        _, ax = plt.subplots(figsize=(max(2.0, w / 28 * scale), max(2.0, h / 28 * scale)))
+    arr = grid.permute(1, 2, 0).numpy()
+    ax.imshow(arr[:, :, 0] if arr.shape[2] == 1 else arr, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def show_images(paths: Sequence[str | Path], titles: Sequence[str] | None = None, ncols: int = 4, size: float = 3.0):
+    """Show saved PNG files side by side (e.g. sample grids over training)."""
+    from PIL import Image
+    paths = list(paths)
+    if not paths:
+        raise ValueError("show_images: no image files given")
+    ncols = min(ncols, len(paths))
+    nrows = math.ceil(len(paths) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    for i, (ax, p) in enumerate(zip(axes.flat, paths)):
+        with Image.open(p) as im:
+            ax.imshow(np.asarray(im), cmap="gray", interpolation="nearest")
+        ax.set_title(titles[i] if titles else Path(p).stem)
+    fig.tight_layout()
+    return fig
+
+
+def plot_history(history, keys: Sequence[str], x: str = "step", title: str | None = None, ax=None,
+                 smooth: int = 1, logy: bool = False):
+    """Line plot of ``history`` columns (a pandas DataFrame, a CSV path, or a list of rows)."""
+    import pandas as pd
+    import seaborn as sns
+    if isinstance(history, (str, Path)):
+        history = pd.read_csv(history)
+    elif not isinstance(history, pd.DataFrame):
+        history = pd.DataFrame(history)
+    missing = [k for k in keys if k not in history.columns]
+    if missing:
+        raise KeyError(f"history has no column {missing}; available: {list(history.columns)}")
+    long = history.melt(id_vars=[x], value_vars=list(keys), var_name="series", value_name="value")
+    if smooth > 1:
+        long["value"] = long.groupby("series")["value"].transform(lambda s: s.rolling(smooth, min_periods=1).mean())
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.5))
+    sns.lineplot(data=long, x=x, y="value", hue="series", ax=ax)
+    if logy:
+        ax.set_yscale("log")
+    ax.set_title(title or "training curves")
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def class_grid(images: torch.Tensor, labels: torch.Tensor, class_names: Sequence[str], per_class: int,
+               title: str | None = None):
+    """Show samples with one column per class (``labels`` say which column each image belongs to)."""
+    num_classes = len(class_names)
+    cols = []
+    for c in range(num_classes):
+        sel = images[labels.cpu() == c][:per_class]
+        if len(sel) < per_class:
+            raise ValueError(f"class_grid: only {len(sel)} samples of class {c}, need per_class={per_class}")
+        cols.append(sel)
+    ordered = torch.stack(cols, 1).reshape(-1, *images.shape[1:])  # row-major: row i = i-th sample of each class
+    ax = show_grid(ordered, nrow=num_classes, title=title)
+    ax.set_axis_on()
+    h = images.shape[-1] + 2
+    ax.set_xticks([2 + h * c + images.shape[-1] / 2 for c in range(num_classes)], list(class_names))
+    ax.set_yticks([])
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    return ax
+
+
+def strip(images: torch.Tensor, captions: Sequence[str] | None = None, title: str | None = None, size: float = 1.2):
+    """A single row of images with optional captions (interpolations, noising, trajectories)."""
+    n = images.shape[0]
+    fig, axes = plt.subplots(1, n, figsize=(size * n, size * 1.3), squeeze=False)
+    for i, ax in enumerate(axes[0]):
+        arr = images[i].permute(1, 2, 0).cpu().numpy()
+        ax.imshow(arr[:, :, 0] if arr.shape[2] == 1 else arr, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+        ax.set_axis_off()
+        if captions:
+            ax.set_title(captions[i], fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
