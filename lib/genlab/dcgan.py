@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import Config, param
+from .plots import class_grid, show_grid
 from .data import DeviceBatches, balanced_labels, check_dataset, load_dataset, to_uint8
 from .training import (EMA, TrainState, check_device, count_parameters, fit, load_checkpoint, read_json,
                        resolve_path, seconds_per_100, seed_everything, select_device, update_metrics)
@@ -124,6 +125,9 @@ class DCGANConfig(Config):
         return resolve_path(self.output_dir) / self.run / "dcgan"
 
 
+CONFIG = DCGANConfig
+
+
 class TrainedDCGAN:
     """A generator ready to sample, with the config and run directory it came from."""
 
@@ -166,6 +170,20 @@ class TrainedDCGAN:
     @property
     def sample_paths(self) -> list[Path]:
         return sorted((self.run_dir / "samples").glob("step_*.png"))
+
+    def sample_titles(self) -> list[str]:
+        """'epoch E' for each saved grid (grids are named by step)."""
+        m = self.metrics()
+        steps_per_epoch = m["steps"] / m["epochs"]
+        return [f"epoch {int(p.stem.split('_')[1]) / steps_per_epoch:.0f}" for p in self.sample_paths]
+
+    def show_class_grid(self, per_class: int = 8, seed: int = 0):
+        """Samples with one column per class (a plain grid for an unconditional model)."""
+        if not self.num_classes:
+            return show_grid(self.generate(per_class * 8, seed=seed), title="samples (unconditional)")
+        labels = balanced_labels(per_class * self.num_classes, self.num_classes)
+        return class_grid(self.generate(len(labels), labels=labels, seed=seed), labels, self.class_names, per_class,
+                          title="one class per column")
 
     def metrics(self) -> dict:
         return read_json(self.run_dir / "metrics.json")

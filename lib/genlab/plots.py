@@ -138,3 +138,19 @@ def strip(images: torch.Tensor, captions: Sequence[str] | None = None, title: st
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def metrics_table(metrics: dict, title: str | None = None):
+    """A two-column table (metric, value) of a ``metrics.json`` dict; nested dicts become ``a / b`` rows."""
+    import pandas as pd
+    rows = []
+
+    def walk(prefix: str, value) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(f"{prefix} / {k}" if prefix else str(k), v)
+        else:
+            rows.append((prefix, f"{value:.4g}" if isinstance(value, float) else value))
+    walk("", metrics)
+    table = pd.DataFrame(rows, columns=["metric", "value"]).set_index("metric")
+    return table.style.set_caption(title) if title else table

@@ -1,0 +1,44 @@
+# Thin wrappers: all logic lives in genlab (python -m genlab ...). `make help` lists targets.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PROFILE ?= quick
+STAMP := $(VENV)/.genlab-installed
+
+.PHONY: help setup book student-book notebooks test lab slurm clean
+
+help:
+	@echo "make book          set up .venv if missing, run every notebook (PROFILE=$(PROFILE)), build the book"
+	@echo "make test          set up .venv if missing, run the test suite"
+	@echo "make student-book  build the book with exercise solutions hidden (after make book)"
+	@echo "make lab           JupyterLab in the project environment"
+	@echo "make slurm         submit the whole pipeline to Slurm (see README)"
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install -e ".[dev]"
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+book: setup
+	$(PY) -m genlab all --profile $(PROFILE)
+
+notebooks: setup
+	$(PY) -m genlab run-notebooks --profile $(PROFILE)
+
+student-book: setup
+	$(PY) -m genlab build-book --student
+
+test: setup
+	$(PY) -m pytest -q
+
+lab: setup
+	$(PY) -m genlab lab
+
+slurm: setup
+	bash slurm/submit.sh
+
+clean:
+	rm -rf _build

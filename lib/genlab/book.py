@@ -1,0 +1,204 @@
+"""Run the book's notebooks headlessly with papermill, in ``_toc.yml`` order, and build the book.
+
+- :func:`run_notebooks` executes each notebook into ``_build/src/<same path>`` (the source
+  notebooks stay output-free) with a profile's parameters from
+  ``slurm/params/<profile>/<notebook stem>.yaml`` (the ``quick`` profile = the
+  notebooks' own defaults). It stops at the first failing notebook and says which cell failed.
+- :func:`build_book` renders those executed copies with Jupyter Book 1.x
+  (``execute_notebooks: "off"``, ``-W --keep-going``: warnings are errors), into
+  ``_build/html`` (or ``_build/student/_build/html`` with solutions hidden).
+
+Notebooks always run in *this* Python environment: a private kernelspec named
+``genlab`` pointing at ``sys.executable`` is written under ``_build/jupyter`` and put
+first on ``JUPYTER_PATH``, so a ``python3`` kernel registered elsewhere is never used.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+from .training import format_seconds, project_root
+
+KERNEL_NAME = "genlab"
+PROFILES = ("quick", "smoke", "full")
+
+
+class NotebookFailed(RuntimeError):
+    """A notebook raised while executing; the message names the notebook and cell."""
+
+    def __init__(self, message: str, ename: str = ""):
+        super().__init__(message)
+        self.ename = ename
+
+
+def toc_files(root: Path | None = None) -> list[Path]:
+    """Every page in ``_toc.yml`` order, as paths relative to ``root`` (with their real suffix)."""
+    root = root or project_root()
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    entries: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if "file" in node:
+                entries.append(node["file"])
+            for key in ("parts", "chapters", "sections"):
+                for child in node.get(key, []) or []:
+                    walk(child)
+        elif isinstance(node, list):
+            for child in node:
+                walk(child)
+
+    entries.append(toc["root"])
+    walk(toc)
+    pages = []
+    for entry in entries:
+        for suffix in ("", ".ipynb", ".md"):
+            if (root / f"{entry}{suffix}").is_file():
+                pages.append(Path(f"{entry}{suffix}"))
+                break
+        else:
+            raise FileNotFoundError(f"_toc.yml lists '{entry}' but neither {entry}.ipynb nor {entry}.md exists")
+    return pages
+
+
+def toc_notebooks(root: Path | None = None) -> list[Path]:
+    return [p for p in toc_files(root) if p.suffix == ".ipynb"]
+
+
+def ensure_kernel(build_dir: Path) -> str:
+    """Write the private ``genlab`` kernelspec (this interpreter) and put it first on JUPYTER_PATH."""
+    spec_dir = build_dir / "jupyter" / "kernels" / KERNEL_NAME
+    spec_dir.mkdir(parents=True, exist_ok=True)
+    spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            "display_name": "Python (genlab)", "language": "python",
+            "env": {"PYTHONUNBUFFERED": "1"}}
+    (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=1))
+    data_dir = str((build_dir / "jupyter").resolve())
+    paths = [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p and p != data_dir]
+    os.environ["JUPYTER_PATH"] = os.pathsep.join([data_dir, *paths])
+    return KERNEL_NAME
+
+
+def profile_parameters(notebook: Path, profile: str, root: Path, params_dir: Path | None = None) -> dict[str, Any]:
+    """Parameters of ``profile`` for ``notebook``: ``<params_dir or slurm/params/profile>/<stem>.yaml``."""
+    if params_dir is None:
+        if profile not in PROFILES:
+            raise ValueError(f"profile '{profile}' unknown; choose one of {', '.join(PROFILES)} "
+                             f"(or pass a parameter folder with --params-dir)")
+        if profile == "quick":
+            return {}
+        params_dir = root / "slurm" / "params" / profile
+    path = Path(params_dir) / f"{notebook.stem}.yaml"
+    if not path.exists():
+        return {}
+    values = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(values, dict):
+        raise ValueError(f"{path} must hold 'name: value' lines, not {type(values).__name__}")
+    return values
+
+
+def select(notebooks: list[Path], only: Iterable[str] | None) -> list[Path]:
+    """Keep notebooks whose path contains any of ``only`` (all when empty); unknown names raise."""
+    only = list(only or [])
+    if not only:
+        return notebooks
+    chosen = [nb for nb in notebooks if any(o in str(nb) for o in only)]
+    missing = [o for o in only if not any(o in str(nb) for nb in notebooks)]
+    if missing:
+        raise ValueError(f"--only {missing}: no such notebook in _toc.yml; choose from "
+                         f"{', '.join(str(n) for n in notebooks)}")
+    return chosen
+
+
+def run_notebooks(profile: str = "quick", only: Iterable[str] | None = None, params_dir: str | Path | None = None,
+                  parameters: dict[str, Any] | None = None, root: Path | None = None,
+                  build_dir: str | Path = "_build", log_output: bool = True) -> list[Path]:
+    """Execute the toc's notebooks in order; returns the executed copies. Raises :class:`NotebookFailed`."""
+    import papermill as pm
+
+    root = root or project_root()
+    build = (root / build_dir).resolve()
+    kernel = ensure_kernel(build)
+    todo = select(toc_notebooks(root), only)
+    executed = []
+    for i, nb in enumerate(todo, 1):
+        params = {**profile_parameters(nb, profile, root, Path(params_dir) if params_dir else None),
+                  **(parameters or {})}
+        out = build / "src" / nb
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shown = ", ".join(f"{k}={v!r}" for k, v in params.items()) or "notebook defaults"
+        print(f"==> [{i}/{len(todo)}] {nb} (profile {profile}: {shown})", flush=True)
+        t0 = time.perf_counter()
+        try:
+            pm.execute_notebook(str(root / nb), str(out), parameters=params, kernel_name=kernel,
+                                cwd=str((root / nb).parent), progress_bar=False, log_output=log_output,
+                                request_save_on_cell_execute=True)
+        except pm.PapermillExecutionError as exc:
+            raise NotebookFailed(f"{nb} failed in cell {exc.cell_index} (execution count {exc.exec_count}): "
+                                 f"{exc.ename}: {exc.evalue}\nThe executed copy with the error is {out}", exc.ename) from exc
+        print(f"<== {nb} done in {format_seconds(time.perf_counter() - t0)}", flush=True)
+        executed.append(out)
+    return executed
+
+
+def stage(root: Path, src: Path) -> None:
+    """Copy the book's non-notebook files (config, toc, Markdown, images, _static) next to the executed notebooks."""
+    src.mkdir(parents=True, exist_ok=True)
+    for name in ("_config.yml", "_toc.yml", "references.bib"):
+        if (root / name).exists():
+            shutil.copy2(root / name, src / name)
+    if (root / "_static").is_dir():
+        shutil.copytree(root / "_static", src / "_static", dirs_exist_ok=True)
+    folders = {p.parent for p in toc_files(root)}
+    for page in toc_files(root):
+        if page.suffix == ".md":
+            (src / page).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(root / page, src / page)
+        elif not (src / page).exists():
+            raise FileNotFoundError(f"{page} has not been executed yet ({src / page} is missing): "
+                                    f"run `python -m genlab run-notebooks` first")
+    for folder in folders:
+        for f in (root / folder).iterdir() if folder != Path(".") else ():
+            if f.is_file() and f.suffix in {".png", ".jpg", ".jpeg", ".svg", ".gif", ".bib"}:
+                shutil.copy2(f, src / folder / f.name)
+
+
+def build_book(root: Path | None = None, build_dir: str | Path = "_build", student: bool = False) -> Path:
+    """Build the HTML book from the executed notebooks; returns the path of ``index.html``.
+
+    ``student=True`` hides every exercise solution (sphinx-exercise ``hide_solutions``)
+    and writes to ``<build_dir>/student/_build/html``.
+    """
+    root = root or project_root()
+    build = (root / build_dir).resolve()
+    src = build / "src"
+    stage(root, src)
+    config = src / "_config.yml"
+    # Default layout: <root>/_build/html. jupyter-book appends _build/html to --path-output.
+    out = (build.parent if build.name == "_build" else build) if not student else build / "student"
+    if student:
+        cfg = yaml.safe_load(config.read_text())
+        cfg.setdefault("sphinx", {}).setdefault("config", {})["hide_solutions"] = True
+        cfg["title"] = f"{cfg.get('title', 'genlab')} (student edition)"
+        config = src / "_config_student.yml"
+        config.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    exe = Path(sys.executable).parent / "jupyter-book"
+    cmd = [str(exe) if exe.exists() else "jupyter-book", "build", str(src), "--builder", "html",
+           "--path-output", str(out), "--config", str(config), "-W", "--keep-going"]
+    print("==> " + " ".join(cmd), flush=True)
+    proc = subprocess.run(cmd, cwd=src)
+    if proc.returncode != 0:
+        raise RuntimeError(f"jupyter-book build failed (exit {proc.returncode}); the warnings above are errors "
+                           f"(-W): fix them and rerun `python -m genlab build-book`")
+    index = out / "_build" / "html" / "index.html"
+    print(f"Book built: {index}", flush=True)
+    return index

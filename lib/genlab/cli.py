@@ -1,0 +1,213 @@
+"""``python -m genlab ...``: everything a notebook does, from the shell.
+
+Commands: ``all`` (run notebooks + build book), ``run-notebooks``, ``build-book``,
+``download``, ``train``, ``sample``. A model is a module ``genlab.<name>`` that offers
+``CONFIG`` (its config class), ``train(config)`` and ``load(checkpoint, device)``; the
+loaded object's ``generate(n, labels=None, seed=0, **options)`` returns uint8 images.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+MODELS = ("dcgan", "ddpm", "ebm")
+# Sampling options a model may accept; each model rejects the ones it does not know.
+SAMPLE_OPTIONS = {"sampler": str, "steps": int, "eta": float, "guidance": float, "step_size": float,
+                  "noise": float, "init": str}
+
+
+def model_module(name: str):
+    if name not in MODELS:
+        raise ValueError(f"model '{name}' unknown; choose one of {', '.join(MODELS)}")
+    try:
+        return importlib.import_module(f"genlab.{name}")
+    except ModuleNotFoundError as exc:
+        raise ValueError(f"model '{name}' is not available in this version of genlab ({exc})") from exc
+
+
+def parse_assignments(items: list[str] | None) -> dict[str, Any]:
+    """``["lr=1e-3", "conditional=false"]`` -> ``{"lr": 0.001, "conditional": False}`` (YAML values)."""
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ValueError(f"-p {item!r}: write parameters as name=value, e.g. -p epochs=5")
+        key, value = item.split("=", 1)
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+def load_params_file(path: str | None) -> dict[str, Any]:
+    if not path:
+        return {}
+    values = yaml.safe_load(Path(path).read_text()) or {}
+    if not isinstance(values, dict):
+        raise ValueError(f"--params {path}: expected 'name: value' lines")
+    return values
+
+
+def load_trained(checkpoint: str | Path, device: str = "auto"):
+    """Rebuild whatever model ``checkpoint`` holds (its ``model_name`` picks the module)."""
+    from .training import load_checkpoint
+    ckpt = load_checkpoint(checkpoint)
+    name = ckpt.get("model_name")
+    return model_module(name).load(checkpoint, device=device)
+
+
+def parse_labels(labels: list[int] | None, n: int, num_classes: int):
+    import torch
+    from .data import balanced_labels
+    if not labels:
+        return balanced_labels(n, num_classes) if num_classes else None
+    if not num_classes:
+        raise ValueError("--labels given but this model is unconditional; leave --labels out")
+    bad = [c for c in labels if not 0 <= c < num_classes]
+    if bad:
+        raise ValueError(f"--labels {bad} out of range; classes are 0..{num_classes - 1}")
+    reps = -(-n // len(labels))
+    return torch.tensor(labels * reps, dtype=torch.int64)[:n]
+
+
+def cmd_sample(args: argparse.Namespace) -> None:
+    """Write ``{"images": uint8 N x C x H x W, "labels": int64 N}`` (.pt) or a PNG grid."""
+    import torch
+    from .plots import save_grid
+    out = Path(args.out)
+    if out.suffix not in (".pt", ".png"):
+        raise ValueError(f"--out {out}: use a .pt file (tensors) or a .png file (a grid)")
+    if args.n < 1:
+        raise ValueError(f"--n {args.n}: ask for at least one image")
+    trained = load_trained(args.checkpoint, args.device)
+    labels = parse_labels(args.labels, args.n, trained.num_classes)
+    options = {k: getattr(args, k) for k in SAMPLE_OPTIONS if getattr(args, k) is not None}
+    images = trained.generate(args.n, labels=labels, seed=args.seed, **options)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".pt":
+        lab = labels if labels is not None else torch.full((args.n,), -1, dtype=torch.int64)
+        tmp = out.with_name(out.name + ".tmp")
+        torch.save({"images": images.cpu(), "labels": lab.cpu()}, tmp)
+        tmp.replace(out)
+    else:
+        save_grid(images, out, nrow=trained.num_classes or None)
+    print(f"wrote {args.n} images to {out}")
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    module = model_module(args.model)
+    params = {**load_params_file(args.params), **parse_assignments(args.p)}
+    config = module.CONFIG.from_dict(params)
+    trained = module.train(config)
+    print(f"trained {args.model}: {trained.run_dir}")
+
+
+def cmd_run_notebooks(args: argparse.Namespace) -> None:
+    from .book import run_notebooks
+    run_notebooks(args.profile, only=args.only, params_dir=args.params_dir, parameters=parse_assignments(args.p),
+                  build_dir=args.build_dir)
+
+
+def cmd_build_book(args: argparse.Namespace) -> None:
+    from .book import build_book
+    build_book(build_dir=args.build_dir, student=args.student)
+
+
+def cmd_all(args: argparse.Namespace) -> None:
+    from .book import build_book, run_notebooks
+    run_notebooks(args.profile, params_dir=args.params_dir, parameters=parse_assignments(args.p),
+                  build_dir=args.build_dir)
+    build_book(build_dir=args.build_dir)
+
+
+def cmd_lab(args: argparse.Namespace) -> None:
+    """JupyterLab with the project's ``genlab`` kernel (this environment) registered first."""
+    import os
+    from .book import ensure_kernel
+    from .training import project_root
+    root = project_root()
+    ensure_kernel(root / args.build_dir)
+    os.chdir(root)
+    os.execv(sys.executable, [sys.executable, "-m", "jupyterlab", *args.extra])
+
+
+def cmd_download(args: argparse.Namespace) -> None:
+    from .data import download
+    path = download(args.name, args.data_dir)
+    print(f"{args.name} is in {path}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="genlab", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def runner_args(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--profile", default="quick", help="quick (notebook defaults), smoke or full")
+        sp.add_argument("--params-dir", help="folder of <notebook stem>.yaml parameter files (overrides --profile)")
+        sp.add_argument("-p", action="append", metavar="NAME=VALUE", help="parameter for every notebook")
+        sp.add_argument("--build-dir", default="_build")
+
+    sp = sub.add_parser("all", help="execute every notebook in _toc.yml, then build the book")
+    runner_args(sp)
+    sp.set_defaults(func=cmd_all)
+    sp = sub.add_parser("run-notebooks", help="execute the notebooks in _toc.yml order with papermill")
+    runner_args(sp)
+    sp.add_argument("--only", nargs="+", help="only notebooks whose path contains one of these")
+    sp.set_defaults(func=cmd_run_notebooks)
+    sp = sub.add_parser("build-book", help="render the executed notebooks with jupyter-book (-W)")
+    sp.add_argument("--student", action="store_true", help="hide exercise solutions")
+    sp.add_argument("--build-dir", default="_build")
+    sp.set_defaults(func=cmd_build_book)
+    sp = sub.add_parser("lab", help="start JupyterLab with the project's kernel")
+    sp.add_argument("--build-dir", default="_build")
+    sp.add_argument("extra", nargs=argparse.REMAINDER, help="arguments for jupyter lab")
+    sp.set_defaults(func=cmd_lab)
+    sp = sub.add_parser("download", help="fetch a torchvision dataset (needs internet; use a login node)")
+    sp.add_argument("name", help="mnist, fashion_mnist or cifar10")
+    sp.add_argument("--data-dir", default="data")
+    sp.set_defaults(func=cmd_download)
+    sp = sub.add_parser("train", help="train or resume a model from parameters")
+    sp.add_argument("model", help=", ".join(MODELS))
+    sp.add_argument("--params", help="YAML file of parameters (as in slurm/params/)")
+    sp.add_argument("-p", action="append", metavar="NAME=VALUE", help="one parameter (repeatable)")
+    sp.set_defaults(func=cmd_train)
+    sp = sub.add_parser("sample", help="generate images from any trained checkpoint")
+    sp.add_argument("--checkpoint", required=True)
+    sp.add_argument("--n", type=int, default=100)
+    sp.add_argument("--labels", type=int, nargs="+", help="classes to cycle through (default: balanced)")
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--out", required=True, help="FILE.pt (images + labels) or FILE.png (grid)")
+    sp.add_argument("--device", default="auto")
+    sp.add_argument("--sampler", help="ddpm or ddim (DDPM)")
+    sp.add_argument("--steps", type=int, help="sampling steps (DDPM/DDIM, Langevin)")
+    sp.add_argument("--eta", type=float, help="DDIM eta (0 = deterministic)")
+    sp.add_argument("--guidance", type=float, help="classifier-free guidance scale (DDPM)")
+    sp.add_argument("--step-size", dest="step_size", type=float, help="Langevin step size (EBM)")
+    sp.add_argument("--noise", type=float, help="Langevin noise scale (EBM)")
+    sp.add_argument("--init", help="noise or buffer: where Langevin chains start (EBM)")
+    sp.set_defaults(func=cmd_sample)
+    return p
+
+
+EXIT_INTERRUPTED = 3  # training checkpointed and stopped early (signal/time budget): rerun to resume
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .book import NotebookFailed
+    from .training import TrainingInterrupted
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except TrainingInterrupted as exc:
+        print(f"genlab {args.command}: {exc}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except NotebookFailed as exc:
+        print(f"genlab {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_INTERRUPTED if exc.ename == "TrainingInterrupted" else 1
+    except (ValueError, TypeError, OSError, RuntimeError, FloatingPointError) as exc:
+        print(f"genlab {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
