@@ -129,10 +129,17 @@ def run_notebooks(profile: str = "quick", only: Iterable[str] | None = None, par
     build = (root / build_dir).resolve()
     kernel = ensure_kernel(build)
     todo = select(toc_notebooks(root), only)
+    declared = {nb: set(pm.inspect_notebook(str(root / nb))) for nb in todo}
+    unused = [k for k in parameters or {} if not any(k in d for d in declared.values())]
+    if unused:
+        raise ValueError(f"parameter {', '.join(map(repr, unused))} is not in the parameters cell of any notebook "
+                         f"being run ({', '.join(map(str, todo))}); check the spelling")
     executed = []
     for i, nb in enumerate(todo, 1):
+        # Profile files are per notebook (a typo there fails the notebook's validation cell);
+        # command-line parameters go to every notebook that declares them.
         params = {**profile_parameters(nb, profile, root, Path(params_dir) if params_dir else None),
-                  **(parameters or {})}
+                  **{k: v for k, v in (parameters or {}).items() if k in declared[nb]}}
         out = build / "src" / nb
         out.parent.mkdir(parents=True, exist_ok=True)
         shown = ", ".join(f"{k}={v!r}" for k, v in params.items()) or "notebook defaults"

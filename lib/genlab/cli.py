@@ -147,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     def runner_args(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--profile", default="quick", help="quick (notebook defaults), smoke or full")
         sp.add_argument("--params-dir", help="folder of <notebook stem>.yaml parameter files (overrides --profile)")
-        sp.add_argument("-p", action="append", metavar="NAME=VALUE", help="parameter for every notebook")
+        sp.add_argument("-p", action="append", metavar="NAME=VALUE", help="parameter for every notebook that declares it")
         sp.add_argument("--build-dir", default="_build")
 
     sp = sub.add_parser("all", help="execute every notebook in _toc.yml, then build the book")

@@ -214,7 +214,7 @@ def _read_folder(root: Path, files: list[Path], image_size: int, channels: int):
             w, h = im.size
             left, top = (w - image_size) // 2, (h - image_size) // 2
             im = im.crop((left, top, left + image_size, top + image_size))
-            arr = np.asarray(im, dtype=np.uint8)
+            arr = np.array(im, dtype=np.uint8)
         out[i] = torch.from_numpy(arr.reshape(image_size, image_size, channels)).permute(2, 0, 1)
         parts = path.relative_to(root).parts
         labels[i] = index[parts[0]] if len(parts) > 1 else 0

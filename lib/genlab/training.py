@@ -279,7 +279,8 @@ class History:
         self.rows: list[dict[str, float]] = []
         if path.exists():
             with path.open() as fh:
-                self.rows = [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(fh)]
+                self.rows = [{k: (int(float(v)) if k == "step" else float(v)) for k, v in row.items() if v != ""}
+                             for row in csv.DictReader(fh)]
 
     def truncate(self, step: int) -> None:
         """Forget rows after ``step`` (written after the checkpoint we resume from)."""

@@ -1,0 +1,29 @@
+"""Shared fixtures: the project root, a tiny DCGAN config, and one smoke run of every notebook."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _few_threads():
+    torch.set_num_threads(2)
+    yield
+
+
+@pytest.fixture(scope="session")
+def smoke_build(tmp_path_factory):
+    """Every notebook in _toc.yml executed once at the smoke profile into a temporary build folder.
+
+    Returns ``(build_dir, output_dir)``; the executed copies are under ``build_dir / "src"``.
+    """
+    from genlab.book import run_notebooks
+    tmp = tmp_path_factory.mktemp("smoke")
+    build, outputs = tmp / "_build", tmp / "outputs"
+    run_notebooks("smoke", parameters={"output_dir": str(outputs)}, root=ROOT, build_dir=build)
+    return build, outputs

@@ -1,0 +1,57 @@
+"""Parameter validation: the frozen config dataclasses behind every notebook's parameters cell."""
+
+import dataclasses
+
+import pytest
+
+from genlab.dcgan import DCGANConfig
+
+
+def test_defaults_are_the_quick_profile():
+    cfg = DCGANConfig()
+    assert cfg.dataset == "mnist5k" and cfg.run == "quick" and cfg.conditional
+
+
+def test_unknown_parameter_names_the_closest_valid_one():
+    with pytest.raises(ValueError, match=r"unknown parameter 'lrr' \(did you mean 'lr'\?\)"):
+        DCGANConfig.from_dict({"lrr": 1e-3})
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("epochs", 2.5, "parameter 'epochs' = 2.5 must be a whole number"),
+    ("epochs", "10", "parameter 'epochs' = '10' must be a whole number"),
+    ("conditional", 1, "parameter 'conditional' = 1 must be True or False"),
+    ("lr", "fast", "parameter 'lr' = 'fast' must be a number"),
+    ("lr", 0.0, r"parameter 'lr' = 0.0 is out of range; allowed \(0, 1\]"),
+    ("epochs", 0, r"parameter 'epochs' = 0 is out of range; allowed \[1, 100000\]"),
+    ("image_size", 48, "parameter 'image_size' = 48 is not allowed; choose one of 28, 32, 64"),
+    ("dataset", "mnsit", "dataset 'mnsit' unknown; choose one of mnist5k, mnist, fashion_mnist, cifar10, folder:<path>"),
+    ("device", "tpu", "parameter 'device' = 'tpu' unknown"),
+])
+def test_bad_values_name_the_parameter(name, value, message):
+    with pytest.raises((TypeError, ValueError), match=message):
+        DCGANConfig.from_dict({name: value})
+
+
+def test_ints_are_accepted_for_floats_and_configs_are_frozen():
+    cfg = DCGANConfig.from_dict({"lr": 1, "time_budget_s": 5})
+    assert isinstance(cfg.lr, float) and cfg.lr == 1.0
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.lr = 0.1
+
+
+def test_from_globals_keeps_only_user_literals():
+    import math
+    namespace = {"epochs": 3, "lr": 1e-3, "math": math, "In": [], "_": None, "get_ipython": print}
+    cfg = DCGANConfig.from_globals(namespace)
+    assert cfg.epochs == 3 and cfg.lr == 1e-3
+
+
+def test_from_globals_rejects_a_typo_injected_by_papermill():
+    with pytest.raises(ValueError, match="unknown parameter 'epoch' \\(did you mean 'epochs'\\?\\)"):
+        DCGANConfig.from_globals({"epochs": 3, "epoch": 5})
+
+
+def test_to_dict_round_trips():
+    cfg = DCGANConfig(epochs=3, run="x")
+    assert DCGANConfig.from_dict(cfg.to_dict()) == cfg

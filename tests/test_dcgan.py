@@ -1,0 +1,140 @@
+"""DCGAN networks, train-or-resume, checkpoint safety and the sample command."""
+
+import pytest
+import torch
+
+from genlab import dcgan
+from genlab.cli import main as cli_main
+from genlab.training import CheckpointError, DivergenceError, RunMismatchError, TrainingInterrupted, load_checkpoint
+
+
+def tiny(tmp_path, **kw):
+    base = dict(run="t", output_dir=str(tmp_path), epochs=1, max_steps=6, batch_size=16, base_channels=8,
+                latent_dim=8, sample_every=1, device="cpu")
+    return dcgan.DCGANConfig(**{**base, **kw})
+
+
+@pytest.mark.parametrize("size", [28, 32, 64])
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("classes", [0, 10])
+def test_shapes_for_every_size_and_channel_count(size, channels, classes):
+    g = dcgan.Generator(16, channels, size, 8, classes)
+    d = dcgan.Discriminator(channels, size, 8, classes)
+    y = torch.arange(4) % 10 if classes else None
+    x = g(torch.randn(4, 16), y)
+    assert x.shape == (4, channels, size, size) and x.min() >= -1 and x.max() <= 1
+    assert d(x, y).shape == (4,)
+
+
+def test_conditioning_changes_the_output():
+    torch.manual_seed(0)
+    g = dcgan.Generator(16, 1, 28, 8, 10).eval()
+    z = torch.randn(1, 16).expand(2, -1)
+    x = g(z, torch.tensor([3, 7]))
+    assert not torch.allclose(x[0], x[1])
+    with pytest.raises(ValueError, match="class-conditional: pass labels"):
+        g(z)
+
+
+def test_resume_continues_exactly(tmp_path):
+    straight = dcgan.train(tiny(tmp_path / "a", max_steps=10))
+    dcgan.train(tiny(tmp_path / "b", max_steps=4))
+    resumed = dcgan.train(tiny(tmp_path / "b", max_steps=10))
+    for p, q in zip(straight.generator.state_dict().values(), resumed.generator.state_dict().values()):
+        assert torch.equal(p, q)
+    a = load_checkpoint(tmp_path / "a" / "t" / "dcgan" / "checkpoint.pt")
+    b = load_checkpoint(tmp_path / "b" / "t" / "dcgan" / "checkpoint.pt")
+    for k in a["model"]["discriminator"]:
+        assert torch.equal(a["model"]["discriminator"][k], b["model"]["discriminator"][k])
+    assert b["step"] == 10
+    history = (tmp_path / "b" / "t" / "dcgan" / "history.csv").read_text().splitlines()
+    assert [row.split(",")[0] for row in history[1:]] == ["4", "10"]  # log_every=10, plus the stop at 4
+
+
+def test_rerun_does_not_retrain(tmp_path):
+    first = dcgan.train(tiny(tmp_path))
+    ckpt = tmp_path / "t" / "dcgan" / "checkpoint.pt"
+    mtime = ckpt.stat().st_mtime_ns
+    again = dcgan.train(tiny(tmp_path))
+    assert ckpt.stat().st_mtime_ns == mtime and again.step == first.step == 6
+
+
+def test_different_config_is_never_overwritten(tmp_path):
+    dcgan.train(tiny(tmp_path))
+    ckpt = tmp_path / "t" / "dcgan" / "checkpoint.pt"
+    before = ckpt.read_bytes()
+    with pytest.raises(RunMismatchError, match=r"lr: 0.0002 -> 0.001.*choose another 'run' name"):
+        dcgan.train(tiny(tmp_path, lr=1e-3))
+    assert ckpt.read_bytes() == before
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage"])
+def test_damaged_checkpoint_is_a_clear_error(tmp_path, damage):
+    dcgan.train(tiny(tmp_path))
+    ckpt = tmp_path / "t" / "dcgan" / "checkpoint.pt"
+    data = ckpt.read_bytes()
+    ckpt.write_bytes(data[: len(data) // 2] if damage == "truncate" else b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="corrupt or truncated"):
+        dcgan.train(tiny(tmp_path))
+    with pytest.raises(CheckpointError):
+        dcgan.load(ckpt)
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    dcgan.train(tiny(tmp_path, max_steps=2, checkpoint_every=1))
+    ckpt = tmp_path / "t" / "dcgan" / "checkpoint.pt"
+    good = ckpt.read_bytes()
+    real_bce = torch.nn.functional.binary_cross_entropy_with_logits
+    monkeypatch.setattr(dcgan.F, "binary_cross_entropy_with_logits",
+                        lambda *a, **k: real_bce(*a, **k) * float("nan"))
+    with pytest.raises(DivergenceError, match="non-finite loss_d.*last good checkpoint.*Try: lower lr"):
+        dcgan.train(tiny(tmp_path, max_steps=6))
+    assert ckpt.read_bytes() == good
+
+
+def test_time_budget_checkpoints_then_resumes(tmp_path):
+    with pytest.raises(TrainingInterrupted, match="run again to resume"):
+        dcgan.train(tiny(tmp_path, max_steps=50, epochs=2, time_budget_s=1e-9))
+    step = load_checkpoint(tmp_path / "t" / "dcgan" / "checkpoint.pt")["step"]
+    assert step == 1
+    done = dcgan.train(tiny(tmp_path, max_steps=8, epochs=2))
+    assert done.step == 8
+
+
+def test_outputs_and_metrics(tmp_path):
+    model = dcgan.train(tiny(tmp_path))
+    run = tmp_path / "t" / "dcgan"
+    for name in ("config.json", "checkpoint.pt", "history.csv", "metrics.json"):
+        assert (run / name).exists(), name
+    assert model.sample_paths and model.sample_paths[-1].name == "step_000006.png"
+    m = model.metrics()
+    assert m["steps"] == 6 and m["train_seconds"] > 0 and m["seconds_per_100"]["generator"] > 0
+    ckpt = load_checkpoint(run / "checkpoint.pt")
+    assert set(ckpt) >= {"model", "ema", "optimizer", "config", "step", "rng"}
+
+
+def test_sample_command_writes_the_shared_format(tmp_path):
+    dcgan.train(tiny(tmp_path))
+    ckpt = tmp_path / "t" / "dcgan" / "checkpoint.pt"
+    out = tmp_path / "s.pt"
+    assert cli_main(["sample", "--checkpoint", str(ckpt), "--n", "25", "--out", str(out), "--device", "cpu"]) == 0
+    blob = torch.load(out, weights_only=True)
+    assert blob["images"].shape == (25, 1, 28, 28) and blob["images"].dtype == torch.uint8
+    assert blob["labels"].dtype == torch.int64 and torch.bincount(blob["labels"]).tolist() == [3, 3, 3, 3, 3, 2, 2, 2, 2, 2]
+    assert cli_main(["sample", "--checkpoint", str(ckpt), "--n", "4", "--labels", "7", "--out", str(out)]) == 0
+    assert torch.load(out, weights_only=True)["labels"].tolist() == [7, 7, 7, 7]
+    png = tmp_path / "grid.png"
+    assert cli_main(["sample", "--checkpoint", str(ckpt), "--n", "20", "--out", str(png)]) == 0
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_sample_command_rejects_bad_input(tmp_path, capsys):
+    dcgan.train(tiny(tmp_path))
+    ckpt = str(tmp_path / "t" / "dcgan" / "checkpoint.pt")
+    assert cli_main(["sample", "--checkpoint", ckpt, "--labels", "12", "--out", str(tmp_path / "x.pt")]) == 1
+    assert "--labels [12] out of range; classes are 0..9" in capsys.readouterr().err
+    assert cli_main(["sample", "--checkpoint", ckpt, "--steps", "5", "--out", str(tmp_path / "x.pt")]) == 1
+    assert "steps" in capsys.readouterr().err
+    assert cli_main(["sample", "--checkpoint", ckpt, "--out", str(tmp_path / "x.jpg")]) == 1
+    assert cli_main(["sample", "--checkpoint", str(tmp_path / "none.pt"), "--out", str(tmp_path / "x.pt")]) == 1
+    assert "does not exist" in capsys.readouterr().err
