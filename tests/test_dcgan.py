@@ -138,3 +138,10 @@ def test_sample_command_rejects_bad_input(tmp_path, capsys):
     assert cli_main(["sample", "--checkpoint", ckpt, "--out", str(tmp_path / "x.jpg")]) == 1
     assert cli_main(["sample", "--checkpoint", str(tmp_path / "none.pt"), "--out", str(tmp_path / "x.pt")]) == 1
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_tensorboard_logs_scalars_and_grids(tmp_path):
+    pytest.importorskip("tensorboard")
+    dcgan.train(tiny(tmp_path, tensorboard=True))
+    events = list((tmp_path / "t" / "dcgan" / "tensorboard").glob("events.out.tfevents.*"))
+    assert events and events[0].stat().st_size > 1000  # scalars plus at least one PNG grid

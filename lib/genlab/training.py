@@ -493,8 +493,8 @@ def fit(run_dir: str | Path, *, model_name: str, config: dict[str, Any], state: 
                 tb.scalars(step, means)
                 progress.update(step, means, force=step == total_steps)
                 sums, count = {}, 0
-            if sample_fn is not None and sample_every_steps and (step % sample_every_steps == 0
-                                                                  or step == total_steps):
+            if sample_fn is not None and ((sample_every_steps and step % sample_every_steps == 0)
+                                          or step == total_steps):
                 images = sample_fn(step)
                 save_grid(images, run_dir / "samples" / f"step_{step:06d}.png")
                 tb.image("samples", step, make_grid(images))
