@@ -25,7 +25,7 @@ from .training import resolve_path, write_json
 @dataclass(frozen=True)
 class TheoryConfig(Config):
     run: str = param("quick", help="run name: the check record goes to <output_dir>/<run>/theory")
-    num_samples: int = param(200_000, low=1_000, high=100_000_000,
+    num_samples: int = param(200_000, low=10_000, high=100_000_000,
                              help="Monte-Carlo samples per simulation check (tolerances scale with 1/sqrt(n))")
     seed: int = param(0, low=0, help="seed of every simulation in the chapter")
     output_dir: str = param("outputs", help="root of all runs (relative paths: from the project root)")
@@ -61,6 +61,7 @@ class Checks:
         want_a = np.asarray(want, dtype=np.float64)
         err_a = np.zeros(()) if stderr is None else np.asarray(stderr, dtype=np.float64)
         if not (np.all(np.isfinite(got_a)) and np.all(np.isfinite(want_a))):
+            self.records.append({"name": name, "detail": "non-finite values", "passed": False})
             raise CheckFailed(f"check '{name}': non-finite values (got {got_a!r}, want {want_a!r})")
         tol = atol + rtol * np.abs(want_a) + z * err_a
         diff, tol = np.broadcast_arrays(np.abs(got_a - want_a), tol)
@@ -96,5 +97,7 @@ class Checks:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_json(path, {"chapter": self.chapter, "num_checks": len(self.records),
                           "all_passed": all(r["passed"] for r in self.records), "checks": self.records})
-        print(f"{len(self.records)} checks passed; record written to {path}")
+        failed = sum(not r["passed"] for r in self.records)
+        summary = f"{failed} of {len(self.records)} checks FAILED" if failed else f"all {len(self.records)} checks passed"
+        print(f"{summary}; record written to {path}")
         return path
