@@ -51,8 +51,8 @@ class Checks:
         self.records: list[dict[str, Any]] = []
 
     def close(self, name: str, got: Any, want: Any, *, atol: float = 0.0, rtol: float = 1e-9,
-              stderr: Any = None, z: float = 5.0) -> float:
-        """Check ``|got - want| <= atol + rtol*|want| + z*stderr`` elementwise; return the worst ratio.
+              stderr: Any = None, z: float = 5.0) -> None:
+        """Check ``|got - want| <= atol + rtol*|want| + z*stderr`` elementwise (the record keeps the worst ratio).
 
         ``got``/``want``/``stderr`` broadcast (scalars or arrays). Raises :class:`CheckFailed`
         naming the check, the worst element and the tolerance.
@@ -80,7 +80,6 @@ class Checks:
                               f"|difference| {abs(g - w):.3g} > tolerance {t:.3g}")
         if self.verbose:
             print(f"ok  {name}: got {g:.6g}, want {w:.6g} (|diff|/tol = {worst_ratio:.2f})")
-        return worst_ratio
 
     def true(self, name: str, condition: bool, detail: str = "") -> None:
         """Check a qualitative statement (an inequality, a monotone trend); ``detail`` says what was compared."""
