@@ -236,8 +236,9 @@ def stage_student(src: Path, dest: Path) -> int:
 def build_book(root: Path | None = None, build_dir: str | Path = "_build", student: bool = False) -> Path:
     """Build the HTML book from the executed notebooks; returns the path of ``index.html``.
 
-    ``student=True`` hides every exercise solution (sphinx-exercise ``hide_solutions``)
-    and writes to ``<build_dir>/student/_build/html``.
+    ``student=True`` renders a copy of the executed notebooks without their gated solutions
+    (:func:`stage_student`, in ``<build_dir>/student/src``) with sphinx-exercise's
+    ``hide_solutions`` set, and writes to ``<build_dir>/student/_build/html``.
     """
     root = root or project_root()
     build = (root / build_dir).resolve()
