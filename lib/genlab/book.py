@@ -7,6 +7,11 @@
 - :func:`build_book` renders those executed copies with Jupyter Book 1.x
   (``execute_notebooks: "off"``, ``-W --keep-going``: warnings are errors), into
   ``_build/html`` (or ``_build/student/_build/html`` with solutions hidden).
+- The student edition renders a copy of the executed notebooks from which
+  :func:`strip_solutions` removed every gated solution (``solution-start`` ...
+  ``solution-end``, code cells and outputs included), and sets ``hide_solutions``
+  for plain ``solution`` directives. sphinx-exercise's ``hide_solutions`` alone drops
+  only the gated solution's title and leaves the cells between the markers visible.
 
 Notebooks always run in *this* Python environment: a private kernelspec named
 ``genlab`` pointing at ``sys.executable`` is written under ``_build/jupyter`` and put
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -179,11 +185,67 @@ def stage(root: Path, src: Path) -> None:
                 shutil.copy2(f, src / folder / f.name)
 
 
+_SOLUTION_FENCE = re.compile(
+    r"^(?P<fence>`{3,}|:{3,})\{(?P<name>solution-start|solution-end)\}[^\n]*\n(?:.*?\n)??(?P=fence)[ \t]*$",
+    re.M | re.S)
+
+
+def strip_solutions(nb: dict, name: str = "notebook") -> tuple[dict, int]:
+    """Remove every gated solution from a notebook (nbformat dict); returns ``(notebook, count)``.
+
+    Text from a ``solution-start`` fence to the matching ``solution-end`` fence is dropped,
+    with every cell (code or Markdown, outputs included) in between; the rest of a Markdown cell
+    that holds a marker stays. Unbalanced markers raise ValueError naming the cell.
+    """
+    cells, inside, count = [], False, 0
+    for index, cell in enumerate(nb.get("cells", [])):
+        source = cell.get("source", "")
+        source = "".join(source) if isinstance(source, list) else source
+        if cell.get("cell_type") != "markdown":
+            if not inside:
+                cells.append(cell)
+            continue
+        kept, pos = [], 0
+        for m in _SOLUTION_FENCE.finditer(source):
+            starts = m.group("name") == "solution-start"
+            if starts == inside:
+                raise ValueError(f"{name}: cell {index} has a {m.group('name')} "
+                                 f"{'inside another solution' if inside else 'without a solution-start'}; "
+                                 f"pair every solution-start with one solution-end")
+            if not inside:
+                kept.append(source[pos:m.start()])
+            inside, pos = starts, m.end()
+            count += starts
+        if not inside:
+            kept.append(source[pos:])
+        text = "".join(kept).strip("\n")
+        if text.strip():
+            cells.append({**cell, "source": text})
+    if inside:
+        raise ValueError(f"{name}: a solution-start has no solution-end; close it with a solution-end fence")
+    return {**nb, "cells": cells}, count
+
+
+def stage_student(src: Path, dest: Path) -> int:
+    """Copy the staged book ``src`` to ``dest`` with every gated solution removed; returns how many."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(src, dest, ignore=shutil.ignore_patterns("_build", ".jupyter_cache"))
+    total = 0
+    for path in sorted(dest.rglob("*.ipynb")):
+        stripped, count = strip_solutions(json.loads(path.read_text()), str(path.relative_to(dest)))
+        if count:
+            path.write_text(json.dumps(stripped, indent=1, ensure_ascii=False))
+        total += count
+    return total
+
+
 def build_book(root: Path | None = None, build_dir: str | Path = "_build", student: bool = False) -> Path:
     """Build the HTML book from the executed notebooks; returns the path of ``index.html``.
 
-    ``student=True`` hides every exercise solution (sphinx-exercise ``hide_solutions``)
-    and writes to ``<build_dir>/student/_build/html``.
+    ``student=True`` renders a copy of the executed notebooks without their gated solutions
+    (:func:`stage_student`, in ``<build_dir>/student/src``) with sphinx-exercise's
+    ``hide_solutions`` set, and writes to ``<build_dir>/student/_build/html``.
     """
     root = root or project_root()
     build = (root / build_dir).resolve()
@@ -193,6 +255,10 @@ def build_book(root: Path | None = None, build_dir: str | Path = "_build", stude
     # Default layout: <root>/_build/html. jupyter-book appends _build/html to --path-output.
     out = (build.parent if build.name == "_build" else build) if not student else build / "student"
     if student:
+        removed = stage_student(src, build / "student" / "src")
+        print(f"Student edition: {removed} solutions removed", flush=True)
+        src = build / "student" / "src"
+        config = src / "_config.yml"
         cfg = yaml.safe_load(config.read_text())
         cfg.setdefault("sphinx", {}).setdefault("config", {})["hide_solutions"] = True
         cfg["title"] = f"{cfg.get('title', 'genlab')} (student edition)"
