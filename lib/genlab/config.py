@@ -154,7 +154,7 @@ class Config:
         """One line per parameter with its help text, for notebooks and --help."""
         lines = []
         for f in dataclasses.fields(self):
-            lines.append(f"{f.name:>18} = {getattr(self, f.name)!r:<14} {f.metadata.get('help', '')}")
+            lines.append(f"{f.name} = {getattr(self, f.name)!r}  # {f.metadata.get('help', '')}")
         return "\n".join(lines)
 
     def to_json(self) -> str:
