@@ -36,20 +36,20 @@ def show_forward_noising(config, index: int = 0, frames: int = 8, seed: int = 0)
     x0 = to_float(data.images[index:index + 1]).expand(frames, -1, -1, -1)
     eps = torch.randn(x0[:1].shape, generator=torch.Generator().manual_seed(seed)).expand_as(x0)
     xt = d.q_sample(x0, ts, eps)
-    captions = [f"t={t + 1}\nᾱ={d.alpha_bar[t]:.3f}" for t in ts.tolist()]
-    return strip(to_uint8(xt), captions, title=f"forward process q(x_t | x_0), {config.schedule} schedule")
+    captions = [f"t={t + 1}\n" + rf"$\bar\alpha_t$={d.alpha_bar[t]:.3f}" for t in ts.tolist()]
+    return strip(to_uint8(xt), captions, title=rf"forward process $q(x_t \mid x_0)$, {config.schedule} schedule")
 
 
 def plot_schedules(num_steps: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02):
-    """ᾱ_t and log-SNR(t) = log(ᾱ_t / (1 - ᾱ_t)) of the linear and cosine schedules."""
+    """alpha_bar_t and log-SNR(t) = log(alpha_bar_t / (1 - alpha_bar_t)) of the linear and cosine schedules."""
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.5))
     t = np.arange(1, num_steps + 1)
     for schedule in ("linear", "cosine"):
         d = GaussianDiffusion(num_steps, schedule, beta_start, beta_end)
         ax1.plot(t, d.alpha_bar.numpy(), label=schedule)
         ax2.plot(t, d.log_snr.numpy(), label=schedule)
-    ax1.set(xlabel="t", ylabel="ᾱ_t", title="signal kept: ᾱ_t")
-    ax2.set(xlabel="t", ylabel="log SNR", title="log-SNR(t) = log ᾱ_t / (1 - ᾱ_t)")
+    ax1.set(xlabel="t", ylabel=r"$\bar\alpha_t$", title=r"signal kept: $\bar\alpha_t$")
+    ax2.set(xlabel="t", ylabel="log SNR", title=r"log-SNR(t) = $\log \bar\alpha_t / (1 - \bar\alpha_t)$")
     for ax in (ax1, ax2):
         ax.grid(alpha=0.3)
         ax.legend()
@@ -75,9 +75,9 @@ def show_trajectory(trained, label: int = 3, seed: int = 0, frames: int = 8, sam
                                     callback=callback)).cpu()
     fig, axes = plt.subplots(2, len(xs) + 1, figsize=(1.3 * (len(xs) + 1), 3.0), squeeze=False)
     for j, (x, x0, t) in enumerate(zip(xs, x0s, ts)):
-        _imshow(axes[0, j], x[0], f"x_t, t={t + 1}")
-        _imshow(axes[1, j], x0[0], "x̂_0")
-    _imshow(axes[0, -1], final[0], "x_0")
+        _imshow(axes[0, j], x[0], f"$x_t$, t={t + 1}")
+        _imshow(axes[1, j], x0[0], r"$\hat x_0$")
+    _imshow(axes[0, -1], final[0], "$x_0$")
     axes[1, -1].set_axis_off()
     name = f"DDIM-{steps}" if sampler == "ddim" else f"DDPM-{trained.config.num_steps}"
     fig.suptitle(f"reverse process ({name}" + (f", class {trained.class_names[label]})" if labels is not None else ")"))
