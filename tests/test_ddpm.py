@@ -1,0 +1,114 @@
+"""DDPM model module: config validation, train-or-resume, load, generate options, CLI sampling, notebook 02."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import torch
+
+from genlab import ddpm
+from genlab.cli import main as cli_main
+
+TINY = dict(run="t", max_steps=3, batch_size=8, base_channels=8, attn_heads=2, num_steps=20, sample_steps=3,
+            ddim_steps=(3, 5), timing_images=2, ddpm_images=1, sample_every=1, epochs=1)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ddpm")
+    return ddpm.train(ddpm.DDPMConfig(output_dir=str(out), **TINY))
+
+
+def test_config_rejects_bad_values_naming_the_parameter():
+    with pytest.raises(ValueError, match="schedule"):
+        ddpm.DDPMConfig(schedule="sigmoid")
+    with pytest.raises(ValueError, match="ddim_steps"):
+        ddpm.DDPMConfig(num_steps=50, ddim_steps=(10, 100))
+    with pytest.raises(ValueError, match="beta_end"):
+        ddpm.DDPMConfig(beta_start=0.02, beta_end=0.01)
+    with pytest.raises(ValueError, match="p_uncond"):
+        ddpm.DDPMConfig(p_uncond=1.5)
+    with pytest.raises(ValueError, match="did you mean 'guidance'"):
+        ddpm.DDPMConfig.from_dict({"guidence": 2.0})
+
+
+def test_train_writes_the_run(trained):
+    run = trained.run_dir
+    for name in ("config.json", "checkpoint.pt", "history.csv", "metrics.json"):
+        assert (run / name).exists(), name
+    m = trained.metrics()
+    assert m["model"] == "ddpm" and m["steps"] == 3 and m["train_seconds"] > 0
+    assert set(m["seconds_per_100"]) == {"ddim-3", "ddim-5", "ddpm-20"}
+    assert all(v > 0 for v in m["seconds_per_100"].values())
+    assert set(trained.sampler_paths()) == {"ddim-3", "ddim-5", "ddpm-20"}
+    assert trained.sample_paths and trained.sample_paths[-1].name == "step_000003.png"
+
+
+def test_resume_continues_and_keeps_ema(trained, tmp_path):
+    shutil.copytree(trained.run_dir, tmp_path / "t" / "ddpm")
+    config = ddpm.DDPMConfig.from_dict({**trained.config.to_dict(), "max_steps": 5, "ddpm_images": 0,
+                                        "output_dir": str(tmp_path)})
+    again = ddpm.train(config)
+    assert again.metrics()["steps"] == 5
+    ckpt = torch.load(again.run_dir / "checkpoint.pt", weights_only=True)
+    assert ckpt["ema"]["num_updates"] == 5 and ckpt["step"] == 5
+
+
+def test_generate_options_and_determinism(trained):
+    labels = torch.tensor([3, 7])
+    a = trained.generate(2, labels=labels, seed=4, steps=5)
+    b = trained.generate(2, labels=labels, seed=4, steps=5)
+    assert a.dtype == torch.uint8 and a.shape == (2, 1, 28, 28)
+    assert torch.equal(a, b)
+    assert trained.generate(2, labels=labels, seed=4, sampler="ddpm").shape == (2, 1, 28, 28)
+    assert trained.generate(1, seed=0, steps=5, eta=1.0, spacing="quadratic", guidance=0.0).shape[0] == 1
+    for bad, match in [(dict(sampler="euler"), "sampler"), (dict(step_size=0.1), "step_size"),
+                       (dict(sampler="ddpm", steps=5), "steps"), (dict(spacing="cubic"), "spacing"),
+                       (dict(guidance=-1.0), "guidance"), (dict(steps=21), "steps")]:
+        with pytest.raises(ValueError, match=match):
+            trained.generate(1, **bad)
+    with pytest.raises(ValueError, match="labels"):
+        trained.generate(2, labels=torch.tensor([1, 11]))
+
+
+def test_load_rebuilds_the_ema_model(trained):
+    loaded = ddpm.load(trained.run_dir / "checkpoint.pt", device="cpu")
+    assert loaded.num_classes == 10 and loaded.class_names[3] == "3"
+    labels = torch.tensor([0, 1, 2])
+    assert torch.equal(loaded.generate(3, labels=labels, seed=1, steps=3),
+                       trained.generate(3, labels=labels, seed=1, steps=3))
+
+
+def test_unconditional_model(tmp_path):
+    model = ddpm.train(ddpm.DDPMConfig(output_dir=str(tmp_path), **{**TINY, "conditional": False, "ddpm_images": 0}))
+    assert model.num_classes == 0
+    assert model.generate(2, steps=3).shape == (2, 1, 28, 28)
+    with pytest.raises(ValueError, match="guidance"):
+        model.generate(1, steps=3, guidance=2.0)
+
+
+def test_cli_sample(trained, tmp_path):
+    out = tmp_path / "s.pt"
+    ckpt = str(trained.run_dir / "checkpoint.pt")
+    rc = cli_main(["sample", "--checkpoint", ckpt, "--n", "4", "--out", str(out), "--labels", "5",
+                   "--sampler", "ddim", "--steps", "3", "--guidance", "2", "--device", "cpu"])
+    assert rc == 0
+    data = torch.load(out, weights_only=True)
+    assert data["images"].shape == (4, 1, 28, 28) and data["labels"].tolist() == [5, 5, 5, 5]
+    assert cli_main(["sample", "--checkpoint", ckpt, "--n", "2", "--out", str(out), "--step-size", "0.1"]) == 1
+
+
+@pytest.mark.notebook
+def test_notebook_runs_at_smoke_profile(tmp_path):
+    from genlab.book import run_notebooks
+    [executed] = run_notebooks("smoke", only=["02_ddpm"], parameters={"output_dir": str(tmp_path)},
+                               build_dir=tmp_path / "_build", log_output=False)
+    nb = json.loads(executed.read_text())
+    errors = [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors
+    images = sum("image/png" in o.get("data", {}) for c in nb["cells"] for o in c.get("outputs", []))
+    assert images >= 8  # every figure rendered
+    metrics = json.loads((tmp_path / "smoke" / "ddpm" / "metrics.json").read_text())
+    assert set(metrics["seconds_per_100"]) == {"ddim-5", "ddim-10", "ddpm-50"}
