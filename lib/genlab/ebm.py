@@ -26,7 +26,7 @@ from torch import nn
 from .config import Config, param
 from .data import DeviceBatches, check_dataset, load_dataset, to_uint8
 from .langevin import ReplayBuffer, langevin, uniform_noise
-from .trained_ebm import INITS, SAMPLE_OPTIONS, TrainedEBM, ood_auroc
+from .trained_ebm import SAMPLE_OPTIONS, TrainedEBM, ood_auroc  # noqa: F401  (SAMPLE_OPTIONS re-exported)
 from .training import (DivergenceError, TrainState, check_device, count_parameters, fit, load_checkpoint,
                        resolve_path, seconds_per_100, seed_everything, select_device, update_metrics)
 
@@ -73,8 +73,8 @@ class EBMConfig(Config):
     image_size: int = param(28, choices=IMAGE_SIZES, help="training resolution in pixels")
     base_channels: int = param(16, low=4, high=512, help="width of the first conv layer (doubles per stage, up to 4x)")
     spectral_norm: bool = param(False, help="spectral normalisation of every layer (smoother energies)")
-    epochs: int = param(10, low=1, high=100_000, help="passes over the training split")
-    batch_size: int = param(64, low=2, high=8192, help="real images (and negatives) per step")
+    epochs: int = param(8, low=1, high=100_000, help="passes over the training split")
+    batch_size: int = param(32, low=2, high=8192, help="real images (and negatives) per step")
     lr: float = param(1e-4, low=0, low_open=True, high=1, help="Adam learning rate")
     beta1: float = param(0.0, low=0, high=0.999, help="Adam beta1 (0: no momentum, the usual EBM choice)")
     beta2: float = param(0.999, low=0, high=0.99999, help="Adam beta2")
@@ -83,7 +83,7 @@ class EBMConfig(Config):
     step_size: float = param(20.0, low=0, low_open=True, help="Langevin step: x <- x - (step_size/2) grad_x E + noise z")
     noise: float = param(0.005, low=0, help="Langevin noise standard deviation")
     grad_clamp: float = param(0.03, low=0, low_open=True, help="clamp each entry of grad_x E to +-grad_clamp")
-    buffer_size: int = param(8192, low=1, high=10_000_000, help="replay buffer of persistent chains")
+    buffer_size: int = param(512, low=1, high=10_000_000, help="replay buffer of persistent chains")
     reinit: float = param(0.05, low=0, high=1, help="fraction of chain starts drawn fresh from noise")
     data_noise: float = param(0.005, low=0, high=1, help="Gaussian noise added to real images")
     clip_grad: float = param(0.1, low=0, low_open=True, help="clip the parameters' gradient norm to this")

@@ -89,12 +89,16 @@ class TrainedEBM:
         return langevin(self.net, x, o["steps"], o["step_size"], o["noise"], self.config.grad_clamp,
                         every=every, generator=self._generator(seed + 1))
 
-    def generate(self, n: int, labels: torch.Tensor | None = None, seed: int = 0, **options) -> torch.Tensor:
-        """n uint8 images (n x C x H x W, CPU). Options: steps, step_size, noise, init ('noise' or 'buffer').
+    def generate(self, n: int, labels: torch.Tensor | None = None, seed: int = 0, steps: int | None = None,
+                 step_size: float | None = None, noise: float | None = None, init: str = "noise",
+                 **unknown) -> torch.Tensor:
+        """n uint8 images (n x C x H x W, CPU) after ``steps`` Langevin steps from ``init``.
 
-        Defaults: ``config.sample_steps`` Langevin steps from fresh uniform noise with the
-        training step size and noise. ``labels`` are ignored (the model is unconditional).
+        ``init``: 'noise' (fresh uniform noise) or 'buffer' (continue stored replay-buffer chains).
+        None means the config's value (``sample_steps``, the training ``step_size`` and ``noise``).
+        ``labels`` are ignored (the model is unconditional); any other option raises ValueError.
         """
+        options = {"steps": steps, "step_size": step_size, "noise": noise, "init": init, **unknown}
         return to_uint8(self.sample(n, seed, **options)).cpu()
 
     def chain(self, n: int = 8, every: int | None = None, seed: int = 0, **options) -> list[torch.Tensor]:
@@ -148,16 +152,21 @@ class TrainedEBM:
         energies = self.ood_energies(real, seed, **options)
         ref = energies["real (test)"]
         fig, ax = plt.subplots(figsize=(7, 3.5))
-        lo = min(float(e.min()) for e in energies.values())
-        hi = max(float(e.max()) for e in energies.values())
-        edges = torch.linspace(lo, hi, bins + 1).numpy()
+        # Out-of-distribution energies can be orders of magnitude above the real ones: bins are
+        # uniform in asinh(E / scale) and the axis is symlog, so both ends stay readable.
+        scale = max(float(ref.std()), 1e-3)
+        t = {k: torch.asinh(e.double() / scale) for k, e in energies.items()}
+        lo, hi = min(float(v.min()) for v in t.values()), max(float(v.max()) for v in t.values())
+        edges = (torch.sinh(torch.linspace(lo, hi + 1e-9, bins + 1, dtype=torch.float64)) * scale).numpy()
         for name, e in energies.items():
             label = name if name == "real (test)" else f"{name} (AUROC {ood_auroc(ref, e):.2f})"
             ax.hist(e.numpy(), bins=edges, alpha=0.55, label=label)
-        ax.set_xlabel("energy E(x) (low = data-like)")
+        ax.set_xscale("symlog", linthresh=scale)
+        ax.set_xlabel("energy E(x) (low = data-like; symlog axis)")
         ax.set_ylabel("images")
         ax.set_title("energies of real, generated and out-of-distribution images")
         ax.legend(fontsize=8)
+        fig.tight_layout()
         return ax
 
     # ------------------------------------------------------------------ restoration by descent on the input
