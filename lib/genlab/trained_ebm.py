@@ -43,6 +43,7 @@ class TrainedEBM:
                  device: torch.device, step: int = 0, buffer: torch.Tensor | None = None):
         self.net, self.config, self.run_dir = net.eval(), config, run_dir
         self.class_names, self.device, self.step, self.buffer = class_names, device, step, buffer
+        self._test = None
 
     num_classes = 0  # unconditional: `genlab sample` passes no labels
 
@@ -116,10 +117,11 @@ class TrainedEBM:
 
     def test_images(self, n: int = 500, seed: int = 0) -> torch.Tensor:
         """n held-out images of the training dataset (uint8), a fixed random subset."""
-        c = self.config
-        data = load_dataset(c.dataset, "test", image_size=c.image_size, channels=self.net.channels,
-                            data_dir=resolve_path(c.data_dir))
-        return data.subset(min(n, len(data)), seed).images
+        if self._test is None:  # loaded once per model (parsing a dataset can take seconds)
+            c = self.config
+            self._test = load_dataset(c.dataset, "test", image_size=c.image_size, channels=self.net.channels,
+                                      data_dir=resolve_path(c.data_dir))
+        return self._test.subset(min(n, len(self._test)), seed).images
 
     def buffer_samples(self, n: int = 64) -> torch.Tensor:
         """The first n replay-buffer entries as uint8 images."""
