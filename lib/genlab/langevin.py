@@ -54,7 +54,11 @@ def input_gradients_only(model: nn.Module | None) -> Iterator[None]:
 
 
 def energy_grad(energy: EnergyFn, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(E(x): B, grad_x sum E: same shape as x) without touching any parameter's ``.grad``."""
+    """(E(x): B, grad_x sum E: same shape as x) without touching any parameter's ``.grad``.
+
+    ``-grad_x E(x)`` is the score ``grad_x log p(x)`` of the Boltzmann density (theory/ebm.ipynb
+    eq. (eq-energy-score)): Z does not depend on x, so it drops out.
+    """
     x = x.detach().requires_grad_(True)
     e = energy(x)
     (g,) = torch.autograd.grad(e.sum(), x)
