@@ -1,0 +1,154 @@
+"""Langevin dynamics on an energy E(x), and the replay buffer of persistent chains.
+
+- :func:`langevin`: the unadjusted Langevin sampler of theory/ebm.ipynb eq. (eq-langevin),
+  ``x <- x - (step_size / 2) * clip(grad_x E(x)) + noise * z``, ``z ~ N(0, I)``, then
+  ``x <- clamp(x, data range)``. Gradients are taken with respect to the *input* x
+  (``torch.autograd.grad``), never accumulated into the parameters' ``.grad``.
+  With ``noise=None`` the noise scale is ``sqrt(step_size)``: the exact discretisation
+  whose stationary law approaches ``exp(-E(x)) / Z`` (eq-boltzmann) as the step shrinks.
+  Image EBMs use a much smaller noise (Du & Mordatch, 2019): a low-temperature sampler.
+- :func:`input_gradients_only`: the context the sampler runs in. Parameters stop
+  requiring gradients, the model is put in eval mode and grad mode is switched on;
+  on exit ``requires_grad``, ``training`` and the global grad mode are restored.
+- :class:`ReplayBuffer`: persistent chains (Du & Mordatch, 2019). Each batch starts from
+  stored samples, a fraction ``reinit`` of which is replaced by fresh uniform noise.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+import torch
+from torch import nn
+
+EnergyFn = Callable[[torch.Tensor], torch.Tensor]
+
+
+@contextmanager
+def input_gradients_only(model: nn.Module | None) -> Iterator[None]:
+    """Freeze ``model``'s parameters and enable grad mode; restore everything on exit.
+
+    Inside, ``grad_x E`` can be computed (grad mode on, x requires grad) while the
+    parameters neither require nor accumulate gradients. On exit each parameter's
+    ``requires_grad``, the model's ``training`` flag and the global grad mode are
+    restored, also when the body raises.
+    """
+    grad_mode = torch.is_grad_enabled()
+    params = list(model.parameters()) if model is not None else []
+    flags = [p.requires_grad for p in params]
+    was_training = model.training if model is not None else False
+    try:
+        for p in params:
+            p.requires_grad_(False)
+        if model is not None:
+            model.eval()
+        torch.set_grad_enabled(True)
+        yield
+    finally:
+        torch.set_grad_enabled(grad_mode)
+        for p, flag in zip(params, flags):
+            p.requires_grad_(flag)
+        if model is not None:
+            model.train(was_training)
+
+
+def energy_grad(energy: EnergyFn, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(E(x): B, grad_x sum E: same shape as x) without touching any parameter's ``.grad``.
+
+    ``-grad_x E(x)`` is the score ``grad_x log p(x)`` of the Boltzmann density (theory/ebm.ipynb
+    eq. (eq-energy-score)): Z does not depend on x, so it drops out.
+    """
+    x = x.detach().requires_grad_(True)
+    e = energy(x)
+    (g,) = torch.autograd.grad(e.sum(), x)
+    return e.detach(), g
+
+
+def langevin(energy: EnergyFn, x: torch.Tensor, steps: int, step_size: float, noise: float | None = None,
+             grad_clamp: float | None = None, data_range: tuple[float, float] | None = (-1.0, 1.0),
+             mask: torch.Tensor | None = None, every: int = 0, generator: torch.Generator | None = None,
+             model: nn.Module | None = None) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
+    """Run ``steps`` Langevin steps from ``x`` (B x ...) and return the final B x ... samples.
+
+    theory/ebm.ipynb eq. (eq-langevin): ``x <- x - (step_size/2) * g + noise * z`` with
+    ``g = clamp(grad_x E(x), -grad_clamp, grad_clamp)`` (no clamp when ``grad_clamp`` is None),
+    then ``x`` is clamped to ``data_range`` (None: unbounded). ``noise=None`` means
+    ``sqrt(step_size)`` (exact Langevin); ``noise=0`` is plain gradient descent on the input.
+    ``mask`` (broadcastable to x, 1 = free, 0 = fixed) restricts updates to some entries
+    (in-painting). ``every > 0`` also returns the list of snapshots ``[x_0, x_every, ...,
+    x_steps]``. ``generator`` (on x's device) makes the noise reproducible without touching
+    the global RNG. If ``energy`` is an ``nn.Module`` (or ``model`` is given) the sampler
+    runs inside :func:`input_gradients_only` for it, so the model is left as it was found.
+    """
+    if steps < 0:
+        raise ValueError(f"parameter 'steps' = {steps} must be >= 0")
+    if step_size < 0:
+        raise ValueError(f"parameter 'step_size' = {step_size} must be >= 0")
+    if noise is not None and noise < 0:
+        raise ValueError(f"parameter 'noise' = {noise} must be >= 0 (or None for sqrt(step_size))")
+    sigma = step_size ** 0.5 if noise is None else noise
+    if model is None and isinstance(energy, nn.Module):
+        model = energy
+    x = x.detach().clone()
+    if data_range is not None:
+        x.clamp_(*data_range)
+    snaps = [x.clone()] if every else []
+    with input_gradients_only(model):
+        for k in range(1, steps + 1):
+            _, g = energy_grad(energy, x)
+            if grad_clamp is not None:
+                g = g.clamp(-grad_clamp, grad_clamp)
+            update = -0.5 * step_size * g
+            if sigma > 0:
+                update = update + sigma * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+            x = x + (update if mask is None else update * mask)
+            if data_range is not None:
+                x = x.clamp(*data_range)
+            x = x.detach()
+            if every and (k % every == 0 or k == steps):
+                snaps.append(x.clone())
+    return (x, snaps) if every else x
+
+
+def uniform_noise(shape: tuple[int, ...], device: torch.device | str = "cpu",
+                  generator: torch.Generator | None = None, low: float = -1.0, high: float = 1.0) -> torch.Tensor:
+    """Fresh chain starts: uniform noise on the data range, float32 of ``shape``."""
+    return torch.rand(shape, generator=generator, device=device) * (high - low) + low
+
+
+class ReplayBuffer:
+    """``size`` persistent samples (``images``: size x C x H x W float on the training device).
+
+    :meth:`sample` draws a batch of stored samples and re-initialises each with
+    probability ``reinit`` from uniform noise; :meth:`push` writes the chains back after
+    Langevin. ``images`` is updated in place, so it can live in ``TrainState.extra``
+    (and is therefore checkpointed and restored). Uses the global torch RNG, whose
+    state ``genlab.training.fit`` checkpoints, so resumed runs draw the same batches.
+    """
+
+    def __init__(self, size: int, shape: tuple[int, ...], reinit: float = 0.05,
+                 device: torch.device | str = "cpu", images: torch.Tensor | None = None):
+        if size < 1:
+            raise ValueError(f"parameter 'buffer_size' = {size} must be >= 1")
+        if not 0.0 <= reinit <= 1.0:
+            raise ValueError(f"parameter 'reinit' = {reinit} out of range; allowed [0, 1]")
+        self.reinit = reinit
+        self.images = images if images is not None else uniform_noise((size, *shape), device)
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    def sample(self, batch_size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(x: B x C x H x W chain starts, idx: B buffer slots, fresh: B bool, True = re-initialised)."""
+        device = self.images.device
+        idx = torch.randint(len(self), (batch_size,), device=device)
+        x = self.images[idx]
+        fresh = torch.rand(batch_size, device=device) < self.reinit
+        x = torch.where(fresh.view(-1, *[1] * (x.dim() - 1)), uniform_noise(x.shape, device), x)
+        return x, idx, fresh
+
+    @torch.no_grad()
+    def push(self, idx: torch.Tensor, x: torch.Tensor) -> None:
+        """Store chains ``x`` (B x C x H x W) back into slots ``idx`` (in place)."""
+        self.images[idx] = x.detach().to(self.images.dtype)
