@@ -215,6 +215,8 @@ def plot_quality_vs_speed(runs: Runs, metric: str = "fd"):
     if floor is not None:
         ax.axhline(floor, ls="--", c="k", lw=1, label="real floor")
     ax.set_xscale("log")
+    if (df[metric] > 0).all() and metric in ("fd", "fid"):
+        ax.set_yscale("log")
     ax.set_title(f"{metric} vs sampling time")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)

@@ -100,10 +100,11 @@ def inception_score(images: torch.Tensor, logits: nn.Module, splits: int | None 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*will save all extracted features.*")
         metric = InceptionScore(feature=logits, splits=splits)
-    _update(metric, images, batch_size)
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        mean, std = metric.compute()
+        _update(metric, images, batch_size)
+        warnings.filterwarnings("ignore", message=".*degrees of freedom.*")  # std of a single split
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            mean, std = metric.compute()
     return float(mean), float(0.0 if splits == 1 else std)
 
 
