@@ -21,7 +21,7 @@ import seaborn as sns
 import torch
 
 from .config import Config, param
-from .training import check_device, read_json, resolve_path
+from .training import check_device, project_root, read_json, resolve_path
 
 MODELS = ("dcgan", "ddpm", "ebm")
 NAMES = {"dcgan": "DCGAN", "ddpm": "DDPM", "ebm": "EBM"}
@@ -65,9 +65,10 @@ class Runs:
     missing: dict[str, str] = field(default_factory=dict)
 
     def report(self) -> None:
+        """Print which models were found (and where) and which are missing (and how to make them)."""
         for name in self.metrics:
             note = "" if "fd" in self.metrics[name] else " (no evaluation yet: run `python -m genlab evaluate`)"
-            print(f"found   {NAMES.get(name, name):6} {self.dirs[name]}{note}")
+            print(f"found   {NAMES.get(name, name):6} {_shown(self.dirs[name])}{note}")
         for name, why in self.missing.items():
             print(f"MISSING {NAMES.get(name, name):6} {why}: left out of every table and figure")
 
@@ -82,9 +83,17 @@ def load_runs(config: CompareConfig) -> Runs:
         if path.is_file():
             runs.metrics[name], runs.dirs[name] = read_json(path), path.parent
         elif name in MODELS:
-            runs.missing[name] = (f"no {path} (run {NOTEBOOKS[name]}.ipynb with run = '{config.run}', "
+            runs.missing[name] = (f"no {_shown(path)} (run {NOTEBOOKS[name]}.ipynb with run = '{config.run}', "
                                   f"or python -m genlab train {name} -p run={config.run})")
     return runs
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the project root when inside it (the book shows no machine-specific paths)."""
+    try:
+        return str(path.relative_to(project_root()))
+    except ValueError:
+        return str(path)
 
 
 def _speed(m: dict) -> float | None:
@@ -294,7 +303,7 @@ def sweep_table(config: CompareConfig, model: str = "dcgan") -> pd.DataFrame | s
         rows.append({"task": path.parent.parent.name, **{k: v for k, v in cfg.items() if not isinstance(v, (dict, list))},
                      "train_seconds": m.get("train_seconds"), **{k: m.get(k) for k in QUALITY if k in m}})
     if not rows:
-        return f"sweep '{config.sweep}': no {root}/*/{model}/metrics.json found"
+        return f"sweep '{config.sweep}': no {_shown(root)}/*/{model}/metrics.json found"
     df = pd.DataFrame(rows)
     varying = [c for c in df.columns if c not in ("task", "run", "train_seconds", *QUALITY)
                and df[c].astype(str).nunique() > 1]
