@@ -151,3 +151,16 @@ def test_compare_notebook_runs_at_smoke_with_missing_models(smoke_run, tmp_path)
     text = executed[0].read_text()
     assert "MISSING DDPM" in text and "MISSING EBM" in text
     assert "FD, domain features" in text
+
+
+def test_sweep_table_lists_the_varying_parameters(tmp_path):
+    from genlab import compare
+    for task, lr, fd in (("0", 1e-4, 9.0), ("1", 2e-4, 3.0)):
+        run = tmp_path / "lr_sweep" / task / "dcgan"
+        run.mkdir(parents=True)
+        (run / "config.json").write_text(json.dumps({"lr": lr, "epochs": 5, "run": f"lr_sweep/{task}"}))
+        (run / "metrics.json").write_text(json.dumps({"fd": fd, "train_seconds": 1.0}))
+    table = compare.sweep_table(compare.CompareConfig(sweep="lr_sweep", output_dir=str(tmp_path)))
+    assert list(table.columns) == ["task", "lr", "train_seconds", "fd"]
+    assert list(table["lr"]) == [2e-4, 1e-4]  # sorted by FD
+    assert "no " in compare.sweep_table(compare.CompareConfig(sweep="nothing", output_dir=str(tmp_path)))
