@@ -1,7 +1,7 @@
 """``python -m genlab ...``: everything a notebook does, from the shell.
 
 Commands: ``all`` (run notebooks + build book), ``run-notebooks``, ``build-book``,
-``download``, ``train``, ``sample``. A model is a module ``genlab.<name>`` that offers
+``download``, ``train``, ``sample``, ``evaluate``. A model is a module ``genlab.<name>`` that offers
 ``CONFIG`` (its config class), ``train(config)`` and ``load(checkpoint, device)``; the
 loaded object's ``generate(n, labels=None, seed=0, **options)`` returns uint8 images.
 """
@@ -95,6 +95,18 @@ def cmd_sample(args: argparse.Namespace) -> None:
     else:
         save_grid(images, out, nrow=trained.num_classes or None)
     print(f"wrote {args.n} images to {out}")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    """Sample ``--n`` images and merge FD/KID/IS/precision/recall/... and the real floor into metrics.json."""
+    from .featurenet import FeatureNetConfig
+    from .metrics import evaluate
+    trained = load_trained(args.checkpoint, args.device)
+    options = {k: getattr(args, k) for k in SAMPLE_OPTIONS if getattr(args, k) is not None}
+    feature_config = FeatureNetConfig.from_dict(parse_assignments(args.feature_net))
+    evaluate(trained, n=args.n, seed=args.seed, setting=args.setting, options=options or None,
+             feature_config=feature_config, inception=args.inception)
+    print(f"updated {trained.run_dir / 'metrics.json'}")
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -204,6 +216,21 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--noise", type=float, help="Langevin noise scale (EBM)")
     sp.add_argument("--init", help="noise or buffer: where Langevin chains start (EBM)")
     sp.set_defaults(func=cmd_sample)
+    sp = sub.add_parser("evaluate", help="score samples of a checkpoint (FD, KID, IS, precision/recall, ...)")
+    sp.add_argument("--checkpoint", required=True)
+    sp.add_argument("--n", type=int, default=1000, help="number of samples (and of held-out real images)")
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--device", default="auto")
+    sp.add_argument("--setting", help="name of the sampler setting (e.g. ddim_10); default: headline numbers")
+    sp.add_argument("--inception", default="auto", choices=("auto", "off", "require"),
+                    help="standard Inception-v3 FID when its weights are on disk (see README)")
+    sp.add_argument("--feature-net", dest="feature_net", action="append", metavar="NAME=VALUE",
+                    help="feature net parameter (width, epochs, batch_size, lr, max_train, seed)")
+    for opt in ("sampler", "eta", "guidance", "noise", "init"):
+        sp.add_argument(f"--{opt}", type=SAMPLE_OPTIONS[opt])
+    sp.add_argument("--steps", type=int)
+    sp.add_argument("--step-size", dest="step_size", type=float)
+    sp.set_defaults(func=cmd_evaluate)
     return p
 
 

@@ -1,0 +1,228 @@
+"""The domain feature net: a small classifier whose features replace Inception-v3 offline.
+
+FID needs a feature space. Inception-v3 (ImageNet, 299 px, RGB) is the standard one, but its
+weights are a download and its features say little about 28 px digits. genlab therefore trains
+a small CNN classifier on the *training split* of the dataset being modelled, at the model's
+resolution, and uses
+
+- its global-average-pooled last conv layer (``4 * width`` numbers, like Inception's pool3)
+  as the **features** for the Fréchet distance, KID and precision/recall, and
+- its class **logits** for the Inception Score and for class-conditional accuracy.
+
+Input: uint8 images ``N x C x H x W`` (0..255), exactly what every model's ``generate`` returns;
+they are mapped to float32 in [-1, 1] inside (:func:`genlab.data.to_float`). Output: float64
+(FD and KID sum outer products and kernels over thousands of samples; torchmetrics keeps its
+FID state in float64 for that reason, and we hand it float64 already).
+
+Trained nets are cached in ``<cache_dir>/<dataset>-<split>-<C>x<size>-<config hash>.pt``
+(default cache: ``<output_dir>/feature_nets``, or ``$GENLAB_FEATURE_NET_DIR``): the first
+evaluation trains one (seconds on a CPU), later ones load it; changing :class:`FeatureNetConfig`
+changes the hash and trains a new one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import Config, param
+from .data import load_dataset, to_float
+from .training import load_checkpoint, resolve_path, save_checkpoint, seed_everything
+
+CACHE_ENV = "GENLAB_FEATURE_NET_DIR"
+
+
+@dataclass(frozen=True)
+class FeatureNetConfig(Config):
+    width: int = param(16, low=4, high=512, help="channels of the first conv layer (x2, x4 deeper); features = 4 * width")
+    epochs: int = param(3, low=1, high=1000, help="passes over the training split")
+    batch_size: int = param(64, low=2, high=8192, help="images per step")
+    lr: float = param(3e-3, low=0, low_open=True, high=1, help="Adam learning rate")
+    max_train: int = param(0, low=0, help="use at most this many training images (0 = all)")
+    seed: int = param(0, low=0, help="seed for initialisation and batch order")
+
+    def digest(self) -> str:
+        """Short stable hash of the config: part of the cache file name."""
+        return hashlib.sha1(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:10]
+
+
+class Classifier(nn.Module):
+    """uint8 or [-1, 1] float images B x C x H x W -> (features B x 4w, logits B x num_classes)."""
+
+    def __init__(self, channels: int, num_classes: int, width: int = 32):
+        super().__init__()
+        w = width
+
+        def block(cin: int, cout: int, stride: int) -> list[nn.Module]:
+            return [nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+
+        self.body = nn.Sequential(*block(channels, w, 1), *block(w, 2 * w, 2), *block(2 * w, 4 * w, 2),
+                                  *block(4 * w, 4 * w, 1))
+        self.head = nn.Linear(4 * w, num_classes)
+        self.num_features = 4 * w
+        self.num_classes = num_classes
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if x.dtype == torch.uint8:
+            x = to_float(x)
+        features = self.body(x).mean(dim=(2, 3))
+        return features, self.head(features)
+
+
+class FeatureNet(nn.Module):
+    """A trained :class:`Classifier` in eval mode without gradients, plus where it came from.
+
+    ``net(images)`` and ``net.features(images)`` -> float64 ``N x num_features``;
+    ``net.logits(images)`` -> float64 ``N x num_classes``. Images: uint8 ``N x C x H x W``.
+    :meth:`head` wraps either output as an ``nn.Module`` (torchmetrics' ``feature=`` argument).
+    """
+
+    def __init__(self, classifier: Classifier, info: dict, batch_size: int = 500):
+        super().__init__()
+        self.classifier = classifier.eval().requires_grad_(False)
+        self.info = info
+        self.batch_size = batch_size
+        self.num_features = classifier.num_features
+        self.num_classes = classifier.num_classes
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.classifier.parameters()).device
+
+    @torch.no_grad()
+    def embed(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(features, logits), both float64 on the CPU, computed in batches on the net's device."""
+        feats, logits = [], []
+        for i in range(0, len(images), self.batch_size):
+            f, lg = self.classifier(images[i:i + self.batch_size].to(self.device))
+            feats.append(f.double().cpu())
+            logits.append(lg.double().cpu())
+        if not feats:
+            return torch.zeros(0, self.num_features, dtype=torch.float64), torch.zeros(0, self.num_classes,
+                                                                                        dtype=torch.float64)
+        return torch.cat(feats), torch.cat(logits)
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        return self.embed(images)[0]
+
+    def logits(self, images: torch.Tensor) -> torch.Tensor:
+        return self.embed(images)[1]
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.features(images)
+
+    def head(self, output: str = "features") -> nn.Module:
+        """An ``nn.Module`` returning ``output`` ('features' or 'logits'), for torchmetrics."""
+        return _Head(self, output)
+
+    @property
+    def key(self) -> str:
+        return self.info["key"]
+
+
+class _Head(nn.Module):
+    def __init__(self, net: FeatureNet, output: str):
+        super().__init__()
+        if output not in ("features", "logits"):
+            raise ValueError(f"output '{output}' unknown; choose 'features' or 'logits'")
+        self.net, self.output = net, output
+        self.num_features = net.num_features if output == "features" else net.num_classes
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.net.features(images) if self.output == "features" else self.net.logits(images)
+
+
+def cache_dir(output_dir: str | Path = "outputs") -> Path:
+    """``$GENLAB_FEATURE_NET_DIR`` when set (e.g. a shared cluster folder), else ``<output_dir>/feature_nets``."""
+    env = os.environ.get(CACHE_ENV)
+    return resolve_path(env) if env else resolve_path(output_dir) / "feature_nets"
+
+
+def cache_key(dataset: str, split: str, channels: int, image_size: int, config: FeatureNetConfig) -> str:
+    """``<dataset>-<split>-<C>x<size>-<hash>``; folder datasets are named by a hash of their path."""
+    name = dataset
+    if dataset.startswith("folder:"):
+        tail = re.sub(r"[^A-Za-z0-9_]+", "_", Path(dataset[7:]).name)[:24]
+        name = f"folder_{tail}_{hashlib.sha1(dataset.encode()).hexdigest()[:8]}"
+    return f"{name}-{split}-{channels}x{image_size}-{config.digest()}"
+
+
+def train_classifier(images: torch.Tensor, labels: torch.Tensor, num_classes: int, config: FeatureNetConfig,
+                     device: torch.device) -> Classifier:
+    """Cross-entropy training of a :class:`Classifier` on uint8 ``images`` (N x C x H x W), int64 ``labels``."""
+    if num_classes < 2:
+        raise ValueError("the feature net is a classifier and needs a dataset with at least 2 classes "
+                         "(for folder datasets: put images in one sub-folder per class)")
+    seed_everything(config.seed)
+    net = Classifier(images.shape[1], num_classes, config.width).to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=config.lr)
+    n = len(images)
+    steps = config.epochs * -(-n // config.batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=steps)
+    g = torch.Generator().manual_seed(config.seed)
+    x_all, y_all = images.to(device), labels.to(device)
+    net.train()
+    for _ in range(config.epochs):
+        perm = torch.randperm(n, generator=g).to(device)
+        for i in range(0, n, config.batch_size):
+            idx = perm[i:i + config.batch_size]
+            _, logits = net(x_all[idx])
+            loss = F.cross_entropy(logits, y_all[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+    return net.eval()
+
+
+def feature_net(dataset: str, image_size: int, channels: int, *, config: FeatureNetConfig | None = None,
+                split: str = "train", data_dir: str | Path = "data", cache: str | Path | None = None,
+                device: str | torch.device = "cpu", verbose: bool = True) -> FeatureNet:
+    """The feature net for ``dataset`` at ``channels x image_size``: loaded from the cache or trained now.
+
+    ``net.info`` records the key, the config, the accuracy on the held-out ``test`` split, the
+    training seconds and ``cached`` (True when it was loaded rather than trained in this call).
+    """
+    config = config or FeatureNetConfig()
+    device = torch.device(device)
+    folder = Path(cache) if cache is not None else cache_dir()
+    key = cache_key(dataset, split, channels, image_size, config)
+    path = folder / f"{key}.pt"
+    if path.exists():
+        ckpt = load_checkpoint(path)
+        if ckpt.get("config") == config.to_dict() and ckpt.get("dataset") == dataset:
+            clf = Classifier(channels, ckpt["num_classes"], config.width)
+            clf.load_state_dict(ckpt["model"])
+            return FeatureNet(clf.to(device), {**ckpt["info"], "cached": True, "path": str(path)})
+    data_dir = resolve_path(data_dir)
+    train = load_dataset(dataset, split, image_size=image_size, channels=channels, data_dir=data_dir)
+    if config.max_train and len(train) > config.max_train:
+        train = train.subset(config.max_train, seed=config.seed)
+    if verbose:
+        print(f"[feature net] training {key} on {len(train)} images (cached afterwards in {folder})", flush=True)
+    t0 = time.perf_counter()
+    clf = train_classifier(train.images, train.labels, train.num_classes, config, device)
+    seconds = time.perf_counter() - t0
+    net = FeatureNet(clf, {})
+    test = load_dataset(dataset, "test", image_size=image_size, channels=channels, data_dir=data_dir)
+    accuracy = float((net.logits(test.images).argmax(1) == test.labels).double().mean())
+    info = {"key": key, "dataset": dataset, "split": split, "image_size": image_size, "channels": channels,
+            "config": config.to_dict(), "test_accuracy": accuracy, "train_seconds": seconds,
+            "num_features": clf.num_features, "class_names": list(train.class_names)}
+    if verbose:
+        print(f"[feature net] {key}: held-out accuracy {accuracy:.3f} after {seconds:.1f} s", flush=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(path, {"model": {k: v.cpu() for k, v in clf.state_dict().items()}, "config": config.to_dict(),
+                           "dataset": dataset, "num_classes": train.num_classes, "info": info,
+                           "step": config.epochs * -(-len(train) // config.batch_size)})
+    net.info = {**info, "cached": False, "path": str(path)}
+    return net

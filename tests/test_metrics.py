@@ -1,0 +1,166 @@
+"""genlab.metrics / featurenet / compare: metric sanity on synthetic features, the cache, evaluate, notebook 04."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from genlab import dcgan, metrics
+from genlab.featurenet import FeatureNetConfig, cache_key, feature_net
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = FeatureNetConfig(width=4, epochs=1, batch_size=64, max_train=256)
+
+
+class Passthrough(nn.Module):
+    """A 'feature net' for tests: the input rows are already the features."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.num_features = dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.double()
+
+
+def gaussian(n: int, dim: int = 8, seed: int = 0, shift: float = 0.0, scale: float = 1.0) -> torch.Tensor:
+    return torch.randn(n, dim, generator=torch.Generator().manual_seed(seed), dtype=torch.float64) * scale + shift
+
+
+def test_fd_of_a_set_with_itself_is_zero_and_grows_with_noise():
+    x = gaussian(600)
+    assert abs(metrics.frechet_distance(x, x, Passthrough(8))) < 1e-6
+    noise = gaussian(600, seed=1)
+    fds = [metrics.frechet_distance(x, x + s * noise, Passthrough(8)) for s in (0.1, 0.3, 1.0, 3.0)]
+    assert all(a < b for a, b in zip(fds, fds[1:])), fds
+    assert fds[0] > 1e-4
+
+
+def test_kid_near_zero_for_identical_sets_and_positive_for_shifted():
+    x = gaussian(400)
+    same, _ = metrics.kernel_distance(x, x.clone(), Passthrough(8), subsets=20)
+    shifted, _ = metrics.kernel_distance(x, gaussian(400, seed=3, shift=1.0), Passthrough(8), subsets=20)
+    assert shifted > 0.5
+    assert abs(same) < 0.02 * shifted
+
+
+def test_precision_recall_on_gaussians():
+    real = gaussian(500, dim=4)
+    assert metrics.precision_recall(real, real.clone()) == (1.0, 1.0)
+    p, r = metrics.precision_recall(real, gaussian(500, dim=4, seed=1))
+    assert p > 0.8 and r > 0.8
+    assert metrics.precision_recall(real, gaussian(500, dim=4, seed=2, shift=20.0)) == (0.0, 0.0)
+    # mode collapse: samples inside the real manifold (precise) but covering little of it
+    p, r = metrics.precision_recall(real, gaussian(500, dim=4, seed=4, scale=0.15))
+    assert p > 0.9 and r < 0.3
+
+
+def test_inception_score_single_class_and_balanced_confident():
+    k = 10
+    one_class = torch.nn.functional.one_hot(torch.zeros(1000, dtype=torch.int64), k).double() * 20
+    balanced = torch.nn.functional.one_hot(torch.arange(1000) % k, k).double() * 20
+    assert metrics.inception_score(one_class, Passthrough(k))[0] == pytest.approx(1.0, abs=1e-3)
+    assert metrics.inception_score(balanced, Passthrough(k))[0] > 0.95 * k
+
+
+def test_diversity_detects_collapse():
+    labels = torch.arange(400) % 4
+    spread = metrics.diversity(gaussian(400), labels)
+    collapsed = metrics.diversity(gaussian(400, scale=0.01), labels)
+    assert collapsed < 0.05 * spread
+
+
+def test_feature_net_cache_hits_and_invalidates(tmp_path):
+    first = feature_net("mnist5k", 28, 1, config=TINY, cache=tmp_path, verbose=False)
+    assert not first.info["cached"] and len(list(tmp_path.glob("*.pt"))) == 1
+    again = feature_net("mnist5k", 28, 1, config=TINY, cache=tmp_path, verbose=False)
+    assert again.info["cached"] and again.key == first.key
+    images = torch.randint(0, 256, (8, 1, 28, 28), dtype=torch.uint8)
+    assert torch.equal(first.features(images), again.features(images))
+    assert first.features(images).dtype == torch.float64 and first.features(images).shape == (8, 16)
+    changed = feature_net("mnist5k", 28, 1, config=TINY.replace(width=6), cache=tmp_path, verbose=False)
+    assert not changed.info["cached"] and changed.key != first.key
+    assert len(list(tmp_path.glob("*.pt"))) == 2
+    other_size = feature_net("mnist5k", 32, 1, config=TINY, cache=tmp_path, verbose=False)
+    assert "1x32" in other_size.key and not other_size.info["cached"]
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    """A smoke DCGAN in a temporary output dir, evaluated with the tiny feature net."""
+    out = tmp_path_factory.mktemp("outputs")
+    config = dcgan.DCGANConfig(run="smoke", epochs=1, max_steps=8, batch_size=32, base_channels=8,
+                               output_dir=str(out), device="cpu")
+    trained = dcgan.train(config)
+    scores = metrics.evaluate(trained, n=64, feature_config=TINY, verbose=False)
+    return out, trained, scores
+
+
+def test_evaluate_writes_metrics_with_floor(smoke_run):
+    out, trained, scores = smoke_run
+    m = json.loads((trained.run_dir / "metrics.json").read_text())
+    for key in ("fd", "kid", "is", "precision", "recall", "class_accuracy", "diversity"):
+        assert key in m and key in m["floor"]
+    assert m["by_setting"]["generator"]["fd"] == m["fd"]
+    assert m["train_seconds"] > 0 and m["seconds_per_100"]["generator"] > 0
+    assert m["eval"]["n"] == 64 and m["eval"]["feature_net_cached"] is False
+    # an 8-step generator is far from real digits; held-out real digits are not
+    assert m["fd"] > 5 * m["floor"]["fd"]
+    assert m["floor"]["class_accuracy"] > m["class_accuracy"]
+    assert (out / "feature_nets").is_dir()
+
+
+def test_evaluate_rejects_too_few_samples(smoke_run):
+    with pytest.raises(ValueError, match="n = 2"):
+        metrics.evaluate(smoke_run[1], n=2, write=False)
+
+
+def test_cli_evaluate_setting(smoke_run):
+    from genlab.cli import main
+    out, trained, _ = smoke_run
+    rc = main(["evaluate", "--checkpoint", str(trained.run_dir / "checkpoint.pt"), "--n", "32", "--device", "cpu",
+               "--setting", "generator_again", "--feature-net", "width=4", "--feature-net", "epochs=1",
+               "--feature-net", "max_train=256", "--inception", "off"])
+    assert rc == 0
+    m = json.loads((trained.run_dir / "metrics.json").read_text())
+    assert "generator_again" in m["by_setting"] and m["eval"]["n"] == 64  # headline numbers untouched
+    assert main(["evaluate", "--checkpoint", str(trained.run_dir / "checkpoint.pt"), "--n", "32",
+                 "--feature-net", "widht=4"]) == 1
+
+
+def test_comparison_table_and_missing_models(smoke_run):
+    from genlab import compare
+    out, _, _ = smoke_run
+    runs = compare.load_runs(compare.CompareConfig(run="smoke", output_dir=str(out)))
+    assert list(runs.metrics) == ["dcgan"] and set(runs.missing) == {"ddpm", "ebm"}
+    table = compare.comparison_table(runs)
+    assert list(table.columns) == ["DCGAN", "winner", "real-vs-real floor"]
+    assert table.loc["FD, domain features", "real-vs-real floor"] == runs.metrics["dcgan"]["floor"]["fd"]
+
+
+@pytest.mark.notebook
+def test_compare_notebook_runs_at_smoke_with_missing_models(smoke_run, tmp_path):
+    from genlab.book import run_notebooks
+    out, _, _ = smoke_run
+    executed = run_notebooks("smoke", only=["04_compare"], parameters={"output_dir": str(out)},
+                             build_dir=tmp_path / "_build", log_output=False)
+    text = executed[0].read_text()
+    assert "MISSING DDPM" in text and "MISSING EBM" in text
+    assert "FD, domain features" in text
+
+
+def test_sweep_table_lists_the_varying_parameters(tmp_path):
+    from genlab import compare
+    for task, lr, fd in (("0", 1e-4, 9.0), ("1", 2e-4, 3.0)):
+        run = tmp_path / "lr_sweep" / task / "dcgan"
+        run.mkdir(parents=True)
+        (run / "config.json").write_text(json.dumps({"lr": lr, "epochs": 5, "run": f"lr_sweep/{task}"}))
+        (run / "metrics.json").write_text(json.dumps({"fd": fd, "train_seconds": 1.0}))
+    table = compare.sweep_table(compare.CompareConfig(sweep="lr_sweep", output_dir=str(tmp_path)))
+    assert list(table.columns) == ["task", "lr", "train_seconds", "fd"]
+    assert list(table["lr"]) == [2e-4, 1e-4]  # sorted by FD
+    assert "no " in compare.sweep_table(compare.CompareConfig(sweep="nothing", output_dir=str(tmp_path)))
