@@ -15,12 +15,13 @@ first on ``JUPYTER_PATH``, so a ``python3`` kernel registered elsewhere is never
 SIGUSR1 (Slurm's warning before a time limit, ``--signal=B:USR1@N``) sent to the runner is
 passed on to the kernel, where :func:`genlab.training.fit` checkpoints and raises
 ``TrainingInterrupted`` (exit code 3: requeue and rerun to resume). The kernel ignores SIGUSR1
-outside ``fit``, and the runner repeats the signal every few seconds until the notebook ends,
+outside ``fit``, and the runner repeats the signal every few seconds until the notebooks end,
 so a training call that starts after the signal stops too.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -34,7 +35,7 @@ from typing import Any, Iterable
 
 import yaml
 
-from .training import TrainingInterrupted, format_seconds, project_root
+from .training import format_seconds, project_root
 
 KERNEL_NAME = "genlab"
 PROFILES = ("quick", "smoke", "full")
@@ -133,7 +134,9 @@ def select(notebooks: list[Path], only: Iterable[str] | None) -> list[Path]:
 class StopForwarder:
     """While notebooks run, pass SIGUSR1 on to the kernel, and again every ``repeat_s`` seconds.
 
-    ``requested`` tells whether a stop was asked for. Only works in the main thread (signals).
+    The repeats reach a training call that starts after the signal (the kernel ignores SIGUSR1
+    outside :func:`genlab.training.fit`), also in the next notebook's kernel. ``requested`` tells
+    whether a stop was asked for. Only in the main thread (where signal handlers live).
     """
 
     def __init__(self, repeat_s: float = 5.0):
@@ -174,6 +177,16 @@ class StopForwarder:
                 pass
 
 
+def forwarding_stop_signal(func):
+    """Decorator: run ``func`` with a :class:`StopForwarder` installed."""
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any):
+        with StopForwarder():
+            return func(*args, **kwargs)
+    return wrapper
+
+
+@forwarding_stop_signal
 def run_notebooks(profile: str = "quick", only: Iterable[str] | None = None, params_dir: str | Path | None = None,
                   parameters: dict[str, Any] | None = None, root: Path | None = None,
                   build_dir: str | Path = "_build", log_output: bool = True) -> list[Path]:
@@ -185,36 +198,25 @@ def run_notebooks(profile: str = "quick", only: Iterable[str] | None = None, par
     kernel = ensure_kernel(build)
     todo = select(toc_notebooks(root), only)
     executed = []
-    with StopForwarder() as stop:
-        for i, nb in enumerate(todo, 1):
-            if stop.requested.is_set():
-                raise TrainingInterrupted(f"stopped before {nb} on a stop signal (SIGUSR1); run again to go on "
-                                          f"(finished notebooks resume from their checkpoints)")
-            executed.append(_run_one(pm, root, nb, i, len(todo), profile, params_dir, parameters, build,
-                                     kernel, log_output))
+    for i, nb in enumerate(todo, 1):
+        params = {**profile_parameters(nb, profile, root, Path(params_dir) if params_dir else None),
+                  **(parameters or {})}
+        out = build / "src" / nb
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shown = ", ".join(f"{k}={v!r}" for k, v in params.items()) or "notebook defaults"
+        print(f"==> [{i}/{len(todo)}] {nb} (profile {profile}: {shown})", flush=True)
+        t0 = time.perf_counter()
+        try:
+            pm.execute_notebook(str(root / nb), str(out), parameters=params, kernel_name=kernel,
+                                cwd=str((root / nb).parent), progress_bar=False, log_output=False,
+                                stdout_file=sys.stdout if log_output else None,  # kernel output -> ours (Slurm logs)
+                                stderr_file=sys.stderr if log_output else None, request_save_on_cell_execute=True)
+        except pm.PapermillExecutionError as exc:
+            raise NotebookFailed(f"{nb} failed in cell {exc.cell_index} (execution count {exc.exec_count}): "
+                                 f"{exc.ename}: {exc.evalue}\nThe executed copy with the error is {out}", exc.ename) from exc
+        print(f"<== {nb} done in {format_seconds(time.perf_counter() - t0)}", flush=True)
+        executed.append(out)
     return executed
-
-
-def _run_one(pm: Any, root: Path, nb: Path, i: int, n: int, profile: str, params_dir: str | Path | None,
-             parameters: dict[str, Any] | None, build: Path, kernel: str, log_output: bool) -> Path:
-    params = {**profile_parameters(nb, profile, root, Path(params_dir) if params_dir else None),
-              **(parameters or {})}
-    out = build / "src" / nb
-    out.parent.mkdir(parents=True, exist_ok=True)
-    shown = ", ".join(f"{k}={v!r}" for k, v in params.items()) or "notebook defaults"
-    print(f"==> [{i}/{n}] {nb} (profile {profile}: {shown})", flush=True)
-    t0 = time.perf_counter()
-    try:
-        pm.execute_notebook(str(root / nb), str(out), parameters=params, kernel_name=kernel,
-                            cwd=str((root / nb).parent), progress_bar=False, request_save_on_cell_execute=True,
-                            # the kernel's output (progress lines) streams to ours: readable in Slurm logs
-                            stdout_file=sys.stdout if log_output else None,
-                            stderr_file=sys.stderr if log_output else None)
-    except pm.PapermillExecutionError as exc:
-        raise NotebookFailed(f"{nb} failed in cell {exc.cell_index} (execution count {exc.exec_count}): "
-                             f"{exc.ename}: {exc.evalue}\nThe executed copy with the error is {out}", exc.ename) from exc
-    print(f"<== {nb} done in {format_seconds(time.perf_counter() - t0)}", flush=True)
-    return out
 
 
 def stage(root: Path, src: Path) -> None:
