@@ -121,7 +121,7 @@ while read -r kind stage notebook resource; do
     res=("${NB_RES[@]}")
     [[ $resource == cpu ]] && res=("${SMALL[@]}" --gres=none --cpus-per-task=2)
     submit "genlab-$stem" --output="$LOGS/genlab-$stem-%j.out" "${res[@]}" \
-        "$ROOT/slurm/notebook.sbatch" "$stem" "${RUN_ARGS[@]}"
+        "$ROOT/slurm/notebook.sbatch" "$notebook" "${RUN_ARGS[@]}"
     FIRST+=("$JOB")
     NAMES[$JOB]=$notebook
 done <<<"$PLAN"
@@ -142,7 +142,7 @@ ALL=("${FIRST[@]}")
 for notebook in "${DEPENDENT[@]}"; do
     stem=$(basename "$notebook")
     submit "genlab-$stem" --dependency="$(after "${FIRST[@]}")" --output="$LOGS/genlab-$stem-%j.out" \
-        "${NB_RES[@]}" "$ROOT/slurm/notebook.sbatch" "$stem" "${RUN_ARGS[@]}"
+        "${NB_RES[@]}" "$ROOT/slurm/notebook.sbatch" "$notebook" "${RUN_ARGS[@]}"
     ALL+=("$JOB")
     NAMES[$JOB]="$notebook (after ${FIRST[*]})"
 done

@@ -108,7 +108,7 @@ def test_submit_dry_run_orders_jobs_and_dependencies(tmp_path):
     lines = out.stdout.splitlines()
     assert any("genlab download mnist --data-dir data" in line for line in lines)
     sbatch = [line for line in lines if line.startswith("sbatch ")]
-    assert "slurm/notebook.sbatch 01_dcgan --profile full -p output_dir=/scratch/x" in sbatch[0]
+    assert "slurm/notebook.sbatch notebooks/01_dcgan --profile full -p output_dir=/scratch/x" in sbatch[0]
     assert "--array=0-9%4" in sbatch[1] and "slurm/sweep.sbatch" in sbatch[1]
     assert "--dependency=afterok:1001:1002" in sbatch[2] and "slurm/book.sbatch" in sbatch[2]
     assert all("--partition=a100" in s and "--qos=long" in s.split("slurm/")[0] for s in sbatch)
