@@ -16,16 +16,25 @@
 Notebooks always run in *this* Python environment: a private kernelspec named
 ``genlab`` pointing at ``sys.executable`` is written under ``_build/jupyter`` and put
 first on ``JUPYTER_PATH``, so a ``python3`` kernel registered elsewhere is never used.
+
+SIGUSR1 (Slurm's warning before a time limit, ``--signal=B:USR1@N``) sent to the runner is
+passed on to the kernel, where :func:`genlab.training.fit` checkpoints and raises
+``TrainingInterrupted`` (exit code 3: requeue and rerun to resume). The kernel ignores SIGUSR1
+outside ``fit``, and the runner repeats the signal every few seconds until the notebooks end,
+so a training call that starts after the signal stops too.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, Iterable
@@ -36,6 +45,9 @@ from .training import format_seconds, project_root
 
 KERNEL_NAME = "genlab"
 PROFILES = ("quick", "smoke", "full")
+# ipykernel_launcher, plus: ignore SIGUSR1 unless genlab.training.fit is running (it installs its handler).
+KERNEL_BOOT = ("import signal, sys; hasattr(signal, 'SIGUSR1') and signal.signal(signal.SIGUSR1, signal.SIG_IGN); "
+               "sys.path[0] == '' and sys.path.pop(0); from ipykernel import kernelapp; kernelapp.launch_new_instance()")
 
 
 class NotebookFailed(RuntimeError):
@@ -84,7 +96,7 @@ def ensure_kernel(build_dir: Path) -> str:
     """Write the private ``genlab`` kernelspec (this interpreter) and put it first on JUPYTER_PATH."""
     spec_dir = build_dir / "jupyter" / "kernels" / KERNEL_NAME
     spec_dir.mkdir(parents=True, exist_ok=True)
-    spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+    spec = {"argv": [sys.executable, "-c", KERNEL_BOOT, "-f", "{connection_file}"],
             "display_name": "Python (genlab)", "language": "python",
             "env": {"PYTHONUNBUFFERED": "1"}}
     (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=1))
@@ -125,6 +137,62 @@ def select(notebooks: list[Path], only: Iterable[str] | None) -> list[Path]:
     return chosen
 
 
+class StopForwarder:
+    """While notebooks run, pass SIGUSR1 on to the kernel, and again every ``repeat_s`` seconds.
+
+    The repeats reach a training call that starts after the signal (the kernel ignores SIGUSR1
+    outside :func:`genlab.training.fit`), also in the next notebook's kernel. ``requested`` tells
+    whether a stop was asked for. Only in the main thread (where signal handlers live).
+    """
+
+    def __init__(self, repeat_s: float = 5.0):
+        self.repeat_s = repeat_s
+        self.requested = threading.Event()
+        self._done = threading.Event()
+        self._old: Any = None
+
+    def __enter__(self) -> "StopForwarder":
+        if hasattr(signal, "SIGUSR1") and threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGUSR1, self._on_signal)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._done.set()
+        if self._old is not None:
+            signal.signal(signal.SIGUSR1, self._old)
+
+    def _on_signal(self, *_: Any) -> None:
+        if not self.requested.is_set():
+            self.requested.set()
+            print("==> SIGUSR1: asking the notebook to checkpoint and stop", flush=True)
+            threading.Thread(target=self._repeat, daemon=True).start()
+        self.forward()
+
+    def _repeat(self) -> None:
+        while not self._done.wait(self.repeat_s):
+            self.forward()
+
+    @staticmethod
+    def forward() -> None:
+        import psutil
+        for child in psutil.Process().children():
+            try:
+                if any("ipykernel" in part or "kernelapp" in part for part in child.cmdline()):
+                    child.send_signal(signal.SIGUSR1)
+            except psutil.Error:
+                pass
+
+
+def forwarding_stop_signal(func):
+    """Decorator: run ``func`` with a :class:`StopForwarder` installed."""
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any):
+        with StopForwarder():
+            return func(*args, **kwargs)
+    return wrapper
+
+
+@forwarding_stop_signal
 def run_notebooks(profile: str = "quick", only: Iterable[str] | None = None, params_dir: str | Path | None = None,
                   parameters: dict[str, Any] | None = None, root: Path | None = None,
                   build_dir: str | Path = "_build", log_output: bool = True) -> list[Path]:
@@ -153,8 +221,9 @@ def run_notebooks(profile: str = "quick", only: Iterable[str] | None = None, par
         t0 = time.perf_counter()
         try:
             pm.execute_notebook(str(root / nb), str(out), parameters=params, kernel_name=kernel,
-                                cwd=str((root / nb).parent), progress_bar=False, log_output=log_output,
-                                request_save_on_cell_execute=True)
+                                cwd=str((root / nb).parent), progress_bar=False, log_output=False,
+                                stdout_file=sys.stdout if log_output else None,  # kernel output -> ours (Slurm logs)
+                                stderr_file=sys.stderr if log_output else None, request_save_on_cell_execute=True)
         except pm.PapermillExecutionError as exc:
             raise NotebookFailed(f"{nb} failed in cell {exc.cell_index} (execution count {exc.exec_count}): "
                                  f"{exc.ename}: {exc.evalue}\nThe executed copy with the error is {out}", exc.ename) from exc

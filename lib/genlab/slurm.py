@@ -1,0 +1,190 @@
+"""What the Slurm scripts (``slurm/*.sh``, ``slurm/*.sbatch``) ask of the project, answered in Python.
+
+The shell scripts stay thin: they call ``python -m genlab.slurm <command>`` and read plain lines.
+
+- ``plan``: the pipeline in ``_toc.yml`` order. Each notebook is a job; the comparison notebook
+  (:data:`DEPENDENT`) waits for all others (``--dependency=afterok``); theory notebooks need no GPU.
+  Also the datasets to fetch on the login node first (compute nodes often have no internet).
+- ``has-param``: whether a notebook's ``parameters`` cell defines a name (e.g. ``time_budget_s``).
+- ``sweep-size`` / ``sweep-array`` / ``sweep-task``: a parameter grid as a job array. Task ``i`` of sweep ``name``
+  runs the sweep's notebook with ``run=<name>/<key><value>_<key><value>``, so results land in
+  ``outputs/<name>/lr0.0002_seed0/dcgan/`` and the comparison notebook aggregates
+  ``outputs/<name>/*/dcgan/metrics.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import itertools
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .book import profile_parameters, select, toc_notebooks
+from .data import DOWNLOADABLE
+from .training import project_root
+
+# Notebooks that read the results of all others: submitted last, after every other job succeeded.
+DEPENDENT = ("notebooks/04_compare",)
+
+
+def notebook_defaults(path: Path) -> dict[str, Any]:
+    """Literal values of the notebook's ``parameters``-tagged cell (name -> value)."""
+    cells = json.loads(Path(path).read_text())["cells"]
+    for cell in cells:
+        if cell.get("cell_type") == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
+            source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            values = {}
+            for node in ast.parse(source).body:
+                if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                    try:
+                        values[node.targets[0].id] = ast.literal_eval(node.value)
+                    except ValueError:
+                        continue
+            return values
+    return {}
+
+
+def parse_assignments(items: list[str] | None) -> dict[str, Any]:
+    from .cli import parse_assignments as parse
+    return parse(items)
+
+
+def plan(profile: str, params_dir: str | None = None, overrides: dict[str, Any] | None = None,
+         root: Path | None = None) -> tuple[list[tuple[str, str, str]], list[tuple[str, str]]]:
+    """``([(stage, notebook, resource)], [(dataset, data_dir)])`` for the whole book.
+
+    ``stage`` is ``first`` or ``dependent``; ``resource`` is ``gpu`` or ``cpu`` (theory notebooks).
+    """
+    root = root or project_root()
+    jobs, downloads = [], []
+    for nb in toc_notebooks(root):
+        name = nb.with_suffix("").as_posix()
+        stage = "dependent" if name in DEPENDENT else "first"
+        jobs.append((stage, name, "cpu" if name.startswith("theory/") else "gpu"))
+        values = {**notebook_defaults(root / nb),
+                  **profile_parameters(nb, profile, root, Path(params_dir) if params_dir else None),
+                  **(overrides or {})}
+        dataset, data_dir = values.get("dataset"), str(values.get("data_dir", "data"))
+        if dataset in DOWNLOADABLE and (dataset, data_dir) not in downloads:
+            downloads.append((dataset, data_dir))
+    return jobs, downloads
+
+
+# ----------------------------------------------------------------------------- sweeps
+
+def load_sweep(path: str | Path, profile: str = "full") -> dict[str, Any]:
+    """Read a sweep file; ``profiles.<profile>`` entries replace the top-level keys."""
+    path = Path(path)
+    spec = yaml.safe_load(path.read_text()) or {}
+    spec = {**spec, **((spec.get("profiles") or {}).get(profile) or {})}
+    for key in ("name", "notebook", "grid"):
+        if key not in spec:
+            raise ValueError(f"sweep file {path}: missing '{key}' (see slurm/sweeps/dcgan_lr.yaml)")
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", str(spec["name"])):
+        raise ValueError(f"sweep file {path}: name '{spec['name']}' must be one folder name (letters, digits, _.-)")
+    grid = spec["grid"]
+    if not isinstance(grid, dict) or not grid or not all(isinstance(v, list) and v for v in grid.values()):
+        raise ValueError(f"sweep file {path}: 'grid' must map each parameter to a non-empty list of values")
+    spec["grid"] = {k: [_number(v) for v in values] for k, values in grid.items()}
+    return spec
+
+
+def _number(value: Any) -> Any:
+    """YAML reads ``2e-4`` (no dot) as a string: take it as the number it means."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _label(value: Any) -> str:
+    text = f"{value:g}" if isinstance(value, float) else str(value)
+    return re.sub(r"[^A-Za-z0-9.+-]", "-", text)
+
+
+def _yaml_scalar(value: Any) -> str:
+    """``value`` as ``-p NAME=VALUE`` reads it back (YAML): floats keep a dot (``5.0e-05``, not ``5e-05``)."""
+    if isinstance(value, float):
+        text = repr(value)
+        mantissa, e, exponent = text.partition("e")
+        return f"{mantissa}.0e{exponent}" if e and "." not in mantissa else text
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def sweep_points(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    keys = list(spec["grid"])
+    return [dict(zip(keys, values)) for values in itertools.product(*(spec["grid"][k] for k in keys))]
+
+
+def sweep_task(spec: dict[str, Any], index: int) -> dict[str, Any]:
+    """Parameters of array task ``index``: the sweep's fixed ``params``, the grid point and its ``run``."""
+    points = sweep_points(spec)
+    if not 0 <= index < len(points):
+        raise ValueError(f"array task {index} out of range: sweep '{spec['name']}' has {len(points)} tasks "
+                         f"(submit with --array=0-{len(points) - 1})")
+    point = points[index]
+    run = f"{spec['name']}/" + "_".join(f"{k}{_label(v)}" for k, v in point.items())
+    return {**(spec.get("params") or {}), **point, "run": run}
+
+
+# ----------------------------------------------------------------------------- command line
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m genlab.slurm", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    sp = sub.add_parser("plan", help="lines 'job STAGE NOTEBOOK RESOURCE' and 'download DATASET DATA_DIR'")
+    sp.add_argument("--profile", default="full")
+    sp.add_argument("--params-dir")
+    sp.add_argument("-p", action="append", metavar="NAME=VALUE")
+    sp = sub.add_parser("has-param", help="exit 0 when NOTEBOOK's parameters cell defines NAME")
+    sp.add_argument("notebook")
+    sp.add_argument("name")
+    sp = sub.add_parser("sweep-size", help="number of array tasks")
+    sp.add_argument("file")
+    sp.add_argument("--profile", default="full")
+    sp = sub.add_parser("sweep-array", help="the --array value: 0-<N-1>[%max_parallel]")
+    sp.add_argument("file")
+    sp.add_argument("--profile", default="full")
+    sp = sub.add_parser("sweep-task", help="NOTEBOOK, then one '-p NAME=VALUE' pair per line, for task INDEX")
+    sp.add_argument("file")
+    sp.add_argument("index", type=int)
+    sp.add_argument("--profile", default="full")
+    args = p.parse_args(argv)
+    try:
+        if args.command == "plan":
+            jobs, downloads = plan(args.profile, args.params_dir, parse_assignments(args.p))
+            for stage, name, resource in jobs:
+                print(f"job {stage} {name} {resource}")
+            for dataset, data_dir in downloads:
+                print(f"download {dataset} {data_dir}")
+        elif args.command == "has-param":
+            (nb,) = select(toc_notebooks(project_root()), [args.notebook])
+            return 0 if args.name in notebook_defaults(project_root() / nb) else 1
+        elif args.command == "sweep-size":
+            print(len(sweep_points(load_sweep(args.file, args.profile))))
+        elif args.command == "sweep-array":
+            spec = load_sweep(args.file, args.profile)
+            limit = spec.get("max_parallel")
+            print(f"0-{len(sweep_points(spec)) - 1}" + (f"%{int(limit)}" if limit else ""))
+        else:
+            spec = load_sweep(args.file, args.profile)
+            print(spec["notebook"])
+            for key, value in sweep_task(spec, args.index).items():
+                print("-p")
+                print(f"{key}={_yaml_scalar(value)}")
+    except (ValueError, OSError) as exc:
+        print(f"genlab.slurm {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
