@@ -38,7 +38,13 @@ def parse_assignments(items: list[str] | None) -> dict[str, Any]:
         if "=" not in item:
             raise ValueError(f"-p {item!r}: write parameters as name=value, e.g. -p epochs=5")
         key, value = item.split("=", 1)
-        out[key.strip()] = yaml.safe_load(value)
+        parsed = yaml.safe_load(value)
+        if isinstance(parsed, str):  # YAML 1.1 reads 2e-4 (no dot) as a string; a number was meant
+            try:
+                parsed = float(parsed)
+            except ValueError:
+                pass
+        out[key.strip()] = parsed
     return out
 
 
@@ -117,22 +123,8 @@ def cmd_train(args: argparse.Namespace) -> None:
     print(f"trained {args.model}: {trained.run_dir}")
 
 
-def show_notebook_output() -> None:
-    """papermill logs each cell's output (training progress lines) at INFO: print those lines as they come."""
-    import logging
-    logger = logging.getLogger("papermill")
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        handler.addFilter(lambda r: not str(r.msg).startswith(("Executing Cell", "Ending Cell")))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
-
-
 def cmd_run_notebooks(args: argparse.Namespace) -> None:
     from .book import run_notebooks
-    show_notebook_output()
     run_notebooks(args.profile, only=args.only, params_dir=args.params_dir, parameters=parse_assignments(args.p),
                   build_dir=args.build_dir)
 
@@ -144,7 +136,6 @@ def cmd_build_book(args: argparse.Namespace) -> None:
 
 def cmd_all(args: argparse.Namespace) -> None:
     from .book import build_book, run_notebooks
-    show_notebook_output()
     run_notebooks(args.profile, params_dir=args.params_dir, parameters=parse_assignments(args.p),
                   build_dir=args.build_dir)
     build_book(build_dir=args.build_dir)

@@ -39,7 +39,7 @@ class Generator(nn.Module):
     """z: B x latent_dim (+ labels y: B) -> images B x channels x image_size x image_size in [-1, 1]."""
 
     def __init__(self, latent_dim: int = 100, channels: int = 1, image_size: int = 28, base_channels: int = 64,
-                 num_classes: int = 0, embed_dim: int = 50):
+                 num_classes: int = 0, embed_dim: int = 10):
         super().__init__()
         base, n_up = _stages(image_size)
         self.latent_dim, self.num_classes = latent_dim, num_classes
@@ -63,14 +63,13 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """images B x C x H x W (+ labels y: B) -> B logits (real > 0). Labels enter as an extra input plane."""
+    """images B x C x H x W (+ labels y: B) -> B logits (real > 0). Labels enter as one-hot input planes."""
 
     def __init__(self, channels: int = 1, image_size: int = 28, base_channels: int = 64, num_classes: int = 0):
         super().__init__()
         base, n_down = _stages(image_size)
         self.image_size, self.num_classes = image_size, num_classes
-        self.embed = nn.Embedding(num_classes, image_size * image_size) if num_classes else None
-        ch_in = channels + (1 if num_classes else 0)
+        ch_in = channels + num_classes
         ch = base_channels
         layers: list[nn.Module] = [nn.Conv2d(ch_in, ch, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
         for _ in range(n_down - 1):
@@ -80,11 +79,11 @@ class Discriminator(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        if self.embed is not None:
+        if self.num_classes:
             if y is None:
                 raise ValueError("this discriminator is class-conditional: pass labels y (B int64)")
-            plane = self.embed(y).view(-1, 1, self.image_size, self.image_size)
-            x = torch.cat([x, plane], dim=1)
+            planes = F.one_hot(y, self.num_classes).to(x.dtype)[:, :, None, None]
+            x = torch.cat([x, planes.expand(-1, -1, *x.shape[2:])], dim=1)
         return self.net(x).flatten()
 
 
