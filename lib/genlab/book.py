@@ -41,7 +41,8 @@ from typing import Any, Iterable
 
 import yaml
 
-from .training import format_seconds, project_root
+from .runlog import format_seconds
+from .training import project_root
 
 KERNEL_NAME = "genlab"
 PROFILES = ("quick", "smoke", "full")

@@ -114,7 +114,7 @@ class DCGANConfig(Config):
     checkpoint_every: int = param(5, low=0, help="checkpoint every N epochs (always at the end)")
     max_steps: int = param(0, low=0, help="stop after this many steps in total (0 = epochs decide; for smoke runs)")
     time_budget_s: float = param(0.0, low=0, help="checkpoint and stop after this many seconds (0 = no limit)")
-    eval_samples: int = param(1000, low=4, help="samples scored by genlab.metrics.evaluate at the end")
+    eval_samples: int = param(500, low=4, help="samples scored by genlab.metrics.evaluate at the end")
     device: str = param("auto", check=check_device, help="auto (CUDA, then MPS, then CPU), cpu, cuda, mps")
     tensorboard: bool = param(False, help="also log scalars and grids to <run dir>/tensorboard")
     data_dir: str = param("data", help="where downloaded datasets live")

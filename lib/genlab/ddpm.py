@@ -64,6 +64,8 @@ class DDPMConfig(Config):
     ddim_steps: tuple[int, ...] = param((10, 20, 50, 100), low=1, help="DDIM step counts timed at the end")
     timing_images: int = param(20, low=1, high=10_000, help="images per DDIM setting in the timing grids")
     ddpm_images: int = param(10, low=0, high=10_000, help="images for the DDPM (all steps) timing grid (0 = skip)")
+    eval_samples: int = param(500, low=4, help="samples scored by genlab.metrics.evaluate per sampler setting")
+    eval_steps: tuple[int, ...] = param((20, 10), low=1, help="DDIM step counts evaluated; the first gives the headline")
     seed: int = param(0, low=0, help="seed for initialisation, batches and sampling noise")
     sample_every: int = param(2, low=0, help="save a DDIM grid every N epochs (0 = only at the end)")
     checkpoint_every: int = param(5, low=0, help="checkpoint every N epochs (always at the end)")
@@ -78,7 +80,8 @@ class DDPMConfig(Config):
         if self.schedule == "linear" and self.beta_end <= self.beta_start:
             raise ValueError(f"parameters 'beta_start' = {self.beta_start} and 'beta_end' = {self.beta_end}: "
                              f"beta_end must exceed beta_start")
-        for name, values in (("ddim_steps", self.ddim_steps), ("sample_steps", (self.sample_steps,))):
+        for name, values in (("ddim_steps", self.ddim_steps), ("sample_steps", (self.sample_steps,)),
+                             ("eval_steps", self.eval_steps)):
             if max(values) > self.num_steps:
                 raise ValueError(f"parameter '{name}' = {values}: at most num_steps = {self.num_steps} steps")
 
@@ -87,7 +90,7 @@ class DDPMConfig(Config):
         return resolve_path(self.output_dir) / self.run / "ddpm"
 
     # Parameters that only affect the end-of-training timing grids, never the weights.
-    RESUMABLE = ("guidance", "sample_steps", "ddim_steps", "timing_images", "ddpm_images", "amp")
+    RESUMABLE = ("guidance", "sample_steps", "ddim_steps", "timing_images", "ddpm_images", "amp", "eval_steps")
 
 
 CONFIG = DDPMConfig
@@ -294,3 +297,17 @@ def load(path: str | Path, device: str = "auto") -> TrainedDDPM:
     net, diffusion = build(config, meta["channels"], meta["num_classes"])
     net.load_state_dict(ckpt["ema"]["shadow"] if ckpt.get("ema") else ckpt["model"]["unet"])
     return TrainedDDPM(net.to(dev), diffusion, config, path.parent, tuple(meta["class_names"]), dev, int(ckpt["step"]))
+
+
+def evaluate(trained: "TrainedDDPM", n: int | None = None) -> dict:
+    """Score ``n`` samples (default ``eval_samples``) for each DDIM step count in ``eval_steps``.
+
+    Each setting lands in ``metrics.json`` under ``by_setting["ddim_<steps>"]`` (next to its
+    ``seconds_per_100``); the first step count also gives the headline numbers. Returns the headline.
+    """
+    from . import metrics
+    cfg = trained.config
+    n = n or cfg.eval_samples
+    scores = [metrics.evaluate(trained, n=n, setting=f"ddim_{steps}", options={"sampler": "ddim", "steps": steps},
+                               headline=i == 0) for i, steps in enumerate(cfg.eval_steps)]
+    return scores[0]

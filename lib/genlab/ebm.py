@@ -89,6 +89,7 @@ class EBMConfig(Config):
     clip_grad: float = param(0.1, low=0, low_open=True, help="clip the parameters' gradient norm to this")
     max_energy: float = param(1e3, low=0, low_open=True, help="divergence guard: stop when any |E| exceeds this")
     sample_steps: int = param(256, low=0, high=100_000, help="Langevin steps when generating from fresh noise")
+    eval_samples: int = param(500, low=4, help="samples scored by genlab.metrics.evaluate at the end")
     seed: int = param(0, low=0, help="seed for initialisation, batches, buffer and chains")
     sample_every: int = param(2, low=0, help="save a grid of buffer samples every N epochs (0 = only at the end)")
     checkpoint_every: int = param(5, low=0, help="checkpoint every N epochs (always at the end)")

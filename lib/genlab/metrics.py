@@ -282,14 +282,16 @@ def sample(trained, n: int, seed: int = 0, batch_size: int = 500, options: dict 
 
 def evaluate(trained, n: int = 1000, *, seed: int = 0, setting: str | None = None, options: dict | None = None,
              feature_config: FeatureNetConfig | None = None, n_reference: int | None = None,
-             inception: str = "auto", batch_size: int = 500, write: bool = True, verbose: bool = True) -> dict:
+             inception: str = "auto", batch_size: int = 500, write: bool = True, verbose: bool = True,
+             headline: bool | None = None) -> dict:
     """Evaluate ``n`` samples of a trained model and merge the numbers into its ``metrics.json``.
 
     ``trained``: what ``genlab.<model>.load``/``train`` return (``generate``, ``num_classes``,
     ``config`` with ``dataset``/``data_dir``/``output_dir``, ``run_dir``). ``options`` go to
     ``generate`` (e.g. ``{"sampler": "ddim", "steps": 10}``); ``setting`` names them (use the
     key ``train`` wrote under ``seconds_per_100``, e.g. ``"ddim_10"``): the metrics then land
-    under ``by_setting[setting]`` only, while ``setting=None`` also writes the headline numbers.
+    under ``by_setting[setting]`` only, while ``setting=None`` (or ``headline=True``) also writes
+    the headline numbers.
     The reference is ``n_reference`` (default ``n``) training images; the floor is ``n`` held-out
     test images against the same reference. ``inception``: ``auto`` (standard FID when its
     weights are on disk), ``off``, or ``require`` (fail when they are not).
@@ -333,7 +335,7 @@ def evaluate(trained, n: int = 1000, *, seed: int = 0, setting: str | None = Non
     if mem.mb is not None:
         values["peak_memory_mb"] = {name: mem.mb}
         info["memory"] = mem.kind
-    if setting is None:
+    if headline or (headline is None and setting is None):
         values.update(model, eval=info, floor=floor)
     if verbose:
         shown = ", ".join(f"{k} {v:.4g}" for k, v in model.items() if not k.endswith("_std"))

@@ -13,13 +13,11 @@ values (keeping the last good checkpoint) and on SIGUSR1 or a time budget
 from __future__ import annotations
 
 import copy
-import csv
 import json
 import math
 import os
 import random
 import signal
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -31,6 +29,8 @@ import torch
 from torch import nn
 
 from .data import DeviceBatches
+from .files import atomic_write
+from .runlog import History, Progress, TensorBoard, format_seconds  # noqa: F401 (re-exported)
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -132,25 +132,11 @@ def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-# ----------------------------------------------------------------------------- atomic files
-
-def _atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, mode) as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
+# ----------------------------------------------------------------------------- checkpoints
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
     """Write ``payload`` with ``torch.save`` to a temp file, then rename: never a half-written file."""
-    _atomic_write(Path(path), lambda fh: torch.save(payload, fh))
+    atomic_write(Path(path), lambda fh: torch.save(payload, fh))
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -171,7 +157,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
 
 
 def write_json(path: str | Path, data: Any) -> None:
-    _atomic_write(Path(path), lambda fh: fh.write(json.dumps(data, indent=2, sort_keys=True) + "\n"), "w")
+    atomic_write(Path(path), lambda fh: fh.write(json.dumps(data, indent=2, sort_keys=True) + "\n"), "w")
 
 
 def read_json(path: str | Path) -> Any:
@@ -229,104 +215,6 @@ class EMA:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.shadow.load_state_dict(state["shadow"])
         self.num_updates = int(state["num_updates"])
-
-
-# ----------------------------------------------------------------------------- progress and history
-
-def format_seconds(s: float) -> str:
-    s = int(round(s))
-    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
-
-
-class Progress:
-    """Plain progress lines that read the same in JupyterLab, papermill output and Slurm logs.
-
-    Prints at each ``every_frac`` of the total and at least every ``max_interval_s``
-    seconds, never more than once per ``min_interval_s``: a few dozen lines per run.
-    """
-
-    def __init__(self, total: int, desc: str, start: int = 0, every_frac: float = 0.1,
-                 min_interval_s: float = 2.0, max_interval_s: float = 60.0, printer=print):
-        self.total, self.desc, self.start = total, desc, start
-        self.every = max(1, int(total * every_frac))
-        self.min_interval_s, self.max_interval_s = min_interval_s, max_interval_s
-        self.printer = printer
-        self.t0 = self.last_t = time.perf_counter()
-        self.last_step = start
-
-    def update(self, step: int, scalars: dict[str, float] | None = None, force: bool = False) -> bool:
-        now = time.perf_counter()
-        milestone = step // self.every != self.last_step // self.every
-        due = (milestone and now - self.last_t >= self.min_interval_s) or now - self.last_t >= self.max_interval_s
-        if not (force or due):
-            return False
-        done = step - self.start
-        rate = done / max(now - self.t0, 1e-9)
-        eta = (self.total - step) / rate if rate > 0 else float("nan")
-        text = " ".join(f"{k} {v:.4g}" for k, v in (scalars or {}).items())
-        eta_s = format_seconds(eta) if math.isfinite(eta) else "?"
-        self.printer(f"[{self.desc}] step {step}/{self.total} ({100 * step / max(self.total, 1):.0f}%) "
-                     f"| {rate:.2f} it/s | eta {eta_s} | {text}", flush=True)
-        self.last_t, self.last_step = now, step
-        return True
-
-
-class History:
-    """``history.csv``: one row per logged step (``step``, ``epoch``, ``seconds`` and scalars)."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.rows: list[dict[str, float]] = []
-        if path.exists():
-            with path.open() as fh:
-                self.rows = [{k: (int(float(v)) if k == "step" else float(v)) for k, v in row.items() if v != ""}
-                             for row in csv.DictReader(fh)]
-
-    def truncate(self, step: int) -> None:
-        """Forget rows after ``step`` (written after the checkpoint we resume from)."""
-        self.rows = [r for r in self.rows if r["step"] <= step]
-
-    def append(self, row: dict[str, float]) -> None:
-        self.rows.append(row)
-
-    def save(self) -> None:
-        keys: list[str] = []
-        for r in self.rows:
-            keys += [k for k in r if k not in keys]
-
-        def write(fh):
-            w = csv.DictWriter(fh, fieldnames=keys)
-            w.writeheader()
-            w.writerows(self.rows)
-        _atomic_write(self.path, write, "w")
-
-
-class TensorBoard:
-    """Optional live view of a run (``pip install genlab[tensorboard]``): scalars and sample grids."""
-
-    def __init__(self, log_dir: Path | None):
-        self.writer = None
-        if log_dir is None:
-            return
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-        except ImportError as exc:
-            raise ImportError("parameter 'tensorboard' = True needs the tensorboard package: "
-                              "pip install 'genlab[tensorboard]' (or set tensorboard = False)") from exc
-        self.writer = SummaryWriter(str(log_dir))
-
-    def scalars(self, step: int, values: dict[str, float]) -> None:
-        if self.writer:
-            for k, v in values.items():
-                self.writer.add_scalar(k, v, step)
-
-    def image(self, tag: str, step: int, grid_uint8: torch.Tensor) -> None:
-        if self.writer:
-            self.writer.add_image(tag, grid_uint8, step)
-
-    def close(self) -> None:
-        if self.writer:
-            self.writer.close()
 
 
 # ----------------------------------------------------------------------------- stop requests

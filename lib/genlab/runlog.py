@@ -1,0 +1,108 @@
+"""What a training run reports while it runs: progress lines, ``history.csv`` and TensorBoard."""
+
+from __future__ import annotations
+
+import csv
+import math
+import time
+from pathlib import Path
+
+import torch
+
+from .files import atomic_write
+
+
+def format_seconds(s: float) -> str:
+    s = int(round(s))
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+
+
+class Progress:
+    """Plain progress lines that read the same in JupyterLab, papermill output and Slurm logs.
+
+    Prints at each ``every_frac`` of the total and at least every ``max_interval_s``
+    seconds, never more than once per ``min_interval_s``: a few dozen lines per run.
+    """
+
+    def __init__(self, total: int, desc: str, start: int = 0, every_frac: float = 0.1,
+                 min_interval_s: float = 2.0, max_interval_s: float = 60.0, printer=print):
+        self.total, self.desc, self.start = total, desc, start
+        self.every = max(1, int(total * every_frac))
+        self.min_interval_s, self.max_interval_s = min_interval_s, max_interval_s
+        self.printer = printer
+        self.t0 = self.last_t = time.perf_counter()
+        self.last_step = start
+
+    def update(self, step: int, scalars: dict[str, float] | None = None, force: bool = False) -> bool:
+        now = time.perf_counter()
+        milestone = step // self.every != self.last_step // self.every
+        due = (milestone and now - self.last_t >= self.min_interval_s) or now - self.last_t >= self.max_interval_s
+        if not (force or due):
+            return False
+        done = step - self.start
+        rate = done / max(now - self.t0, 1e-9)
+        eta = (self.total - step) / rate if rate > 0 else float("nan")
+        text = " ".join(f"{k} {v:.4g}" for k, v in (scalars or {}).items())
+        eta_s = format_seconds(eta) if math.isfinite(eta) else "?"
+        self.printer(f"[{self.desc}] step {step}/{self.total} ({100 * step / max(self.total, 1):.0f}%) "
+                     f"| {rate:.2f} it/s | eta {eta_s} | {text}", flush=True)
+        self.last_t, self.last_step = now, step
+        return True
+
+
+class History:
+    """``history.csv``: one row per logged step (``step``, ``epoch``, ``seconds`` and scalars)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.rows: list[dict[str, float]] = []
+        if path.exists():
+            with path.open() as fh:
+                self.rows = [{k: (int(float(v)) if k == "step" else float(v)) for k, v in row.items() if v != ""}
+                             for row in csv.DictReader(fh)]
+
+    def truncate(self, step: int) -> None:
+        """Forget rows after ``step`` (written after the checkpoint we resume from)."""
+        self.rows = [r for r in self.rows if r["step"] <= step]
+
+    def append(self, row: dict[str, float]) -> None:
+        self.rows.append(row)
+
+    def save(self) -> None:
+        keys: list[str] = []
+        for r in self.rows:
+            keys += [k for k in r if k not in keys]
+
+        def write(fh):
+            w = csv.DictWriter(fh, fieldnames=keys)
+            w.writeheader()
+            w.writerows(self.rows)
+        atomic_write(self.path, write, "w")
+
+
+class TensorBoard:
+    """Optional live view of a run (``pip install genlab[tensorboard]``): scalars and sample grids."""
+
+    def __init__(self, log_dir: Path | None):
+        self.writer = None
+        if log_dir is None:
+            return
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError as exc:
+            raise ImportError("parameter 'tensorboard' = True needs the tensorboard package: "
+                              "pip install 'genlab[tensorboard]' (or set tensorboard = False)") from exc
+        self.writer = SummaryWriter(str(log_dir))
+
+    def scalars(self, step: int, values: dict[str, float]) -> None:
+        if self.writer:
+            for k, v in values.items():
+                self.writer.add_scalar(k, v, step)
+
+    def image(self, tag: str, step: int, grid_uint8: torch.Tensor) -> None:
+        if self.writer:
+            self.writer.add_image(tag, grid_uint8, step)
+
+    def close(self) -> None:
+        if self.writer:
+            self.writer.close()
