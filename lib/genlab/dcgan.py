@@ -21,8 +21,9 @@ from torch import nn
 
 from .config import Config, param
 from .plots import class_grid, show_grid
+from .runlog import RunFiles
 from .data import DeviceBatches, balanced_labels, check_dataset, load_dataset, to_uint8
-from .training import (EMA, TrainState, check_device, count_parameters, fit, load_checkpoint, read_json,
+from .training import (EMA, TrainState, check_device, count_parameters, fit, load_checkpoint,
                        resolve_path, seconds_per_100, seed_everything, select_device, update_metrics)
 
 IMAGE_SIZES = (28, 32, 64)
@@ -128,7 +129,7 @@ class DCGANConfig(Config):
 CONFIG = DCGANConfig
 
 
-class TrainedDCGAN:
+class TrainedDCGAN(RunFiles):
     """A generator ready to sample, with the config and run directory it came from."""
 
     def __init__(self, generator: Generator, config: DCGANConfig, run_dir: Path, class_names: tuple[str, ...],
@@ -163,20 +164,6 @@ class TrainedDCGAN:
         labels = torch.full((steps,), label, dtype=torch.int64)
         return self.generate(steps, labels=labels if self.num_classes else None, z=(1 - w) * za + w * zb)
 
-    @property
-    def history_path(self) -> Path:
-        return self.run_dir / "history.csv"
-
-    @property
-    def sample_paths(self) -> list[Path]:
-        return sorted((self.run_dir / "samples").glob("step_*.png"))
-
-    def sample_titles(self) -> list[str]:
-        """'epoch E' for each saved grid (grids are named by step)."""
-        m = self.metrics()
-        steps_per_epoch = m["steps"] / m["epochs"]
-        return [f"epoch {int(p.stem.split('_')[1]) / steps_per_epoch:.0f}" for p in self.sample_paths]
-
     def show_class_grid(self, per_class: int = 8, seed: int = 0):
         """Samples with one column per class (a plain grid for an unconditional model)."""
         if not self.num_classes:
@@ -185,8 +172,6 @@ class TrainedDCGAN:
         return class_grid(self.generate(len(labels), labels=labels, seed=seed), labels, self.class_names, per_class,
                           title="one class per column")
 
-    def metrics(self) -> dict:
-        return read_json(self.run_dir / "metrics.json")
 
 
 def build(config: DCGANConfig, channels: int, num_classes: int) -> tuple[Generator, Discriminator]:

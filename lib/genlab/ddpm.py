@@ -24,7 +24,8 @@ from .config import Config, param
 from .data import DeviceBatches, balanced_labels, check_dataset, load_dataset, to_uint8
 from .diffusion import PREDICTIONS, SCHEDULES, SPACINGS, GaussianDiffusion
 from .plots import save_grid
-from .training import (EMA, TrainState, check_device, count_parameters, fit, load_checkpoint, read_json,
+from .runlog import RunFiles
+from .training import (EMA, TrainState, check_device, count_parameters, fit, load_checkpoint,
                        resolve_path, seconds_per_100, seed_everything, select_device, update_metrics)
 from .unet import UNet
 
@@ -132,7 +133,7 @@ def setting_name(sampler: str, steps: int) -> str:
     return f"{sampler}-{steps}"
 
 
-class TrainedDDPM:
+class TrainedDDPM(RunFiles):
     """An EMA U-Net and its diffusion process, ready to sample, with the run it came from."""
 
     def __init__(self, net: UNet, diffusion: GaussianDiffusion, config: DDPMConfig, run_dir: Path,
@@ -204,25 +205,10 @@ class TrainedDDPM:
             box["images"] = self.generate(k, seed=seed, sampler=sampler, steps=steps)
         return seconds_per_100(run, n, self.device), box["images"]
 
-    @property
-    def history_path(self) -> Path:
-        return self.run_dir / "history.csv"
-
-    @property
-    def sample_paths(self) -> list[Path]:
-        return sorted((self.run_dir / "samples").glob("step_*.png"))
-
     def sampler_paths(self) -> dict[str, Path]:
         """Timing grids written by :func:`train`, by setting name ('ddim-10', ..., 'ddpm-1000')."""
         return {p.stem.removeprefix("sampler_"): p for p in sorted((self.run_dir / "samples").glob("sampler_*.png"))}
 
-    def sample_titles(self) -> list[str]:
-        m = self.metrics()
-        spe = m["steps"] / m["epochs"]
-        return [f"epoch {int(p.stem.split('_')[1]) / spe:.0f}" for p in self.sample_paths]
-
-    def metrics(self) -> dict:
-        return read_json(self.run_dir / "metrics.json")
 
 
 def measure_samplers(trained: TrainedDDPM) -> dict[str, float]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import math
 import time
 from pathlib import Path
@@ -106,3 +107,27 @@ class TensorBoard:
     def close(self) -> None:
         if self.writer:
             self.writer.close()
+
+
+class RunFiles:
+    """What a trained model's run folder holds; mixed into each model's ``Trained*`` class (needs ``run_dir``)."""
+
+    run_dir: Path
+
+    @property
+    def history_path(self) -> Path:
+        return self.run_dir / "history.csv"
+
+    @property
+    def sample_paths(self) -> list[Path]:
+        """Grids saved during training, in step order (``samples/step_XXXXXX.png``)."""
+        return sorted((self.run_dir / "samples").glob("step_*.png"))
+
+    def sample_titles(self) -> list[str]:
+        """'epoch E' for each saved grid (grids are named by step)."""
+        m = self.metrics()
+        steps_per_epoch = m["steps"] / m["epochs"]
+        return [f"epoch {int(p.stem.split('_')[1]) / steps_per_epoch:.0f}" for p in self.sample_paths]
+
+    def metrics(self) -> dict:
+        return json.loads((self.run_dir / "metrics.json").read_text())

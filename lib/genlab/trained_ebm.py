@@ -18,7 +18,8 @@ from torch import nn
 from .data import load_dataset, to_float, to_uint8
 from .langevin import input_gradients_only, langevin, uniform_noise
 from .plots import show_grid
-from .training import read_json, resolve_path
+from .runlog import RunFiles
+from .training import resolve_path
 
 if TYPE_CHECKING:
     from .ebm import EBMConfig
@@ -36,7 +37,7 @@ def ood_auroc(e_in: torch.Tensor, e_out: torch.Tensor) -> float:
     return float(less + 0.5 * ties)
 
 
-class TrainedEBM:
+class TrainedEBM(RunFiles):
     """An energy network ready to sample, with the config, run directory and replay buffer it came from."""
 
     def __init__(self, net: nn.Module, config: "EBMConfig", run_dir: Path, class_names: tuple[str, ...],
@@ -226,22 +227,3 @@ class TrainedEBM:
         cols = [min(i * every, steps) for i in range(len(snaps))]
         ax.set_title(f"Langevin from noise: columns at steps {', '.join(map(str, cols))}", fontsize=9)
         return ax
-
-    # ------------------------------------------------------------------ run files
-
-    @property
-    def history_path(self) -> Path:
-        return self.run_dir / "history.csv"
-
-    @property
-    def sample_paths(self) -> list[Path]:
-        return sorted((self.run_dir / "samples").glob("step_*.png"))
-
-    def sample_titles(self) -> list[str]:
-        """'epoch E' for each saved buffer grid (grids are named by step)."""
-        m = self.metrics()
-        steps_per_epoch = m["steps"] / m["epochs"]
-        return [f"epoch {int(p.stem.split('_')[1]) / steps_per_epoch:.0f}" for p in self.sample_paths]
-
-    def metrics(self) -> dict:
-        return read_json(self.run_dir / "metrics.json")
