@@ -61,6 +61,7 @@ class DDPMConfig(Config):
     ema_decay: float = param(0.995, low=0, high=0.99999, help="EMA decay of the weights used for sampling")
     amp: str = param("auto", choices=AMP, help="bf16 autocast: auto (CUDA, CPUs with native bf16), bf16, off")
     guidance: float = param(3.0, low=0, high=50, help="default guidance scale w (0 uncond, 1 cond, >1 guided)")
+    eta: float = param(0.0, low=0, high=1, help="default DDIM eta: 0 deterministic, 1 fresh noise every step")
     sample_steps: int = param(20, low=1, help="DDIM steps for the grids saved during training")
     ddim_steps: tuple[int, ...] = param((10, 20, 50, 100), low=1, help="DDIM step counts timed at the end")
     timing_images: int = param(20, low=1, high=10_000, help="images per DDIM setting in the timing grids")
@@ -91,7 +92,8 @@ class DDPMConfig(Config):
         return resolve_path(self.output_dir) / self.run / "ddpm"
 
     # Parameters that only affect the end-of-training timing grids, never the weights.
-    RESUMABLE = ("guidance", "sample_steps", "ddim_steps", "timing_images", "ddpm_images", "amp", "eval_steps")
+    RESUMABLE = ("guidance", "sample_steps", "ddim_steps", "timing_images", "ddpm_images", "amp", "eval_steps",
+                 "eta")
 
 
 CONFIG = DDPMConfig
@@ -157,7 +159,7 @@ class TrainedDDPM(RunFiles):
         return labels.to(self.device)
 
     def sample(self, n: int, labels: torch.Tensor | None = None, seed: int = 0, sampler: str = "ddim",
-               steps: int | None = None, eta: float = 0.0, guidance: float | None = None,
+               steps: int | None = None, eta: float | None = None, guidance: float | None = None,
                spacing: str = "uniform", callback=None) -> torch.Tensor:
         """n float images in [-1, 1] (n x C x H x W, on the model's device); see :meth:`generate`."""
         if sampler not in SAMPLERS:
@@ -179,16 +181,17 @@ class TrainedDDPM(RunFiles):
                 if steps not in (None, self.diffusion.num_steps):
                     raise ValueError(f"option 'steps' = {steps}: the DDPM sampler runs all {self.diffusion.num_steps}"
                                      f" steps; for fewer use sampler='ddim' (eta=1 is its stochastic version)")
-                if eta != 0.0:
+                if eta is not None:
                     raise ValueError("option 'eta' belongs to the DDIM sampler; use sampler='ddim'")
                 return self.diffusion.ddpm_sample(self.net, shape, **common)
+            eta = self.config.eta if eta is None else eta
             return self.diffusion.ddim_sample(self.net, shape, steps=steps or 50, eta=eta, spacing=spacing, **common)
 
     def generate(self, n: int, labels: torch.Tensor | None = None, seed: int = 0, **options) -> torch.Tensor:
         """n uint8 images (n x C x H x W, CPU). ``labels`` (n int64) default to balanced classes.
 
         Options: ``sampler`` 'ddim' (default) or 'ddpm'; ``steps`` (DDIM, default 50); ``eta``
-        (DDIM, 0 = deterministic); ``guidance`` w (default: the config's); ``spacing``
+        (DDIM, default the config's ``eta``; 0 = deterministic); ``guidance`` w (default: the config's); ``spacing``
         'uniform' or 'quadratic' (DDIM). Anything else raises ValueError.
         """
         unknown = [k for k in options if k not in GENERATE_OPTIONS]
