@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from genlab.book import toc_notebooks
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -108,11 +110,18 @@ def test_submit_dry_run_orders_jobs_and_dependencies(tmp_path):
     lines = out.stdout.splitlines()
     assert any("genlab download mnist --data-dir data" in line for line in lines)
     sbatch = [line for line in lines if line.startswith("sbatch ")]
-    assert "slurm/notebook.sbatch notebooks/01_dcgan --profile full -p output_dir=/scratch/x" in sbatch[0]
-    assert "--array=0-9%4" in sbatch[1] and "slurm/sweep.sbatch" in sbatch[1]
-    assert "--dependency=afterok:1001:1002" in sbatch[2] and "slurm/book.sbatch" in sbatch[2]
+    notebooks = [str(nb.with_suffix("")) for nb in toc_notebooks(ROOT)]
+    first = [nb for nb in notebooks if nb != "notebooks/04_compare"]
+    # one job per notebook in toc order, then the sweep array, the comparison, the book (fake ids from 1001)
+    for line, nb in zip(sbatch, first):
+        assert f"slurm/notebook.sbatch {nb} --profile full -p output_dir=/scratch/x" in line
+    sweep, compare, book = sbatch[len(first):]
+    assert "--array=0-9%4" in sweep and "slurm/sweep.sbatch" in sweep
+    upstream = ":".join(str(1001 + i) for i in range(len(first) + 1))
+    assert f"--dependency=afterok:{upstream}" in compare and "notebooks/04_compare" in compare
+    assert "--dependency=afterok:" in book and "slurm/book.sbatch" in book
     assert all("--partition=a100" in s and "--qos=long" in s.split("slurm/")[0] for s in sbatch)
-    assert "== job ids: 1001 1002 1003" in out.stdout
+    assert "== job ids: " + " ".join(str(1001 + i) for i in range(len(sbatch))) in out.stdout
 
 
 @pytest.mark.notebook
