@@ -291,12 +291,12 @@ def load(path: str | Path, device: str = "auto") -> TrainedDDPM:
 def evaluate(trained: "TrainedDDPM", n: int | None = None) -> dict:
     """Score ``n`` samples (default ``eval_samples``) for each DDIM step count in ``eval_steps``.
 
-    Each setting lands in ``metrics.json`` under ``by_setting["ddim_<steps>"]`` (next to its
+    Each setting lands in ``metrics.json`` under ``by_setting["ddim-<steps>"]`` (next to its
     ``seconds_per_100``); the first step count also gives the headline numbers. Returns the headline.
     """
     from . import metrics
     cfg = trained.config
     n = n or cfg.eval_samples
-    scores = [metrics.evaluate(trained, n=n, setting=f"ddim_{steps}", options={"sampler": "ddim", "steps": steps},
+    scores = [metrics.evaluate(trained, n=n, setting=setting_name("ddim", steps), options={"sampler": "ddim", "steps": steps},
                                headline=i == 0) for i, steps in enumerate(cfg.eval_steps)]
     return scores[0]
