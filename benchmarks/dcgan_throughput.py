@@ -14,7 +14,6 @@ import time
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
@@ -46,19 +45,7 @@ def make_step(device, base_channels, latent_dim):
     opt_d = torch.optim.Adam(disc.parameters(), 2e-4, betas=(0.5, 0.999))
 
     def step(x0, y):
-        z = torch.randn(x0.shape[0], latent_dim, device=device)
-        fake = gen(z, y)
-        lr_, lf = disc(x0, y), disc(fake.detach(), y)
-        loss_d = F.binary_cross_entropy_with_logits(lr_, torch.ones_like(lr_)) + \
-            F.binary_cross_entropy_with_logits(lf, torch.zeros_like(lf))
-        opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        opt_d.step()
-        lg = disc(fake, y)
-        loss_g = F.binary_cross_entropy_with_logits(lg, torch.ones_like(lg))
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
+        dcgan.gan_step(gen, disc, opt_g, opt_d, x0, y)
     return step
 
 

@@ -174,6 +174,30 @@ class TrainedDCGAN(RunFiles):
 
 
 
+def gan_step(gen: Generator, disc: Discriminator, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
+             x0: torch.Tensor, y: torch.Tensor | None) -> dict[str, torch.Tensor]:
+    """One DCGAN update on a real batch x0 (B x C x H x W in [-1, 1], labels y or None): D, then G.
+
+    D minimises BCE(real -> 1, fake -> 0); G uses the non-saturating loss -log D(G(z)).
+    Returns detached scalars: loss_d, loss_g, d_real, d_fake (mean D outputs).
+    """
+    z = torch.randn(x0.shape[0], gen.latent_dim, device=x0.device)
+    fake = gen(z, y)
+    logits_real, logits_fake = disc(x0, y), disc(fake.detach(), y)
+    loss_d = (F.binary_cross_entropy_with_logits(logits_real, torch.ones_like(logits_real))
+              + F.binary_cross_entropy_with_logits(logits_fake, torch.zeros_like(logits_fake)))
+    opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    opt_d.step()
+    logits_gen = disc(fake, y)
+    loss_g = F.binary_cross_entropy_with_logits(logits_gen, torch.ones_like(logits_gen))
+    opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    opt_g.step()
+    return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(),
+            "d_real": torch.sigmoid(logits_real).mean().detach(), "d_fake": torch.sigmoid(logits_fake).mean().detach()}
+
+
 def build(config: DCGANConfig, channels: int, num_classes: int) -> tuple[Generator, Discriminator]:
     k = num_classes if config.conditional else 0
     gen = Generator(config.latent_dim, channels, config.image_size, config.base_channels, k)
@@ -204,27 +228,10 @@ def train(config: DCGANConfig) -> TrainedDCGAN:
     fixed_y = balanced_labels(fixed_n, k).to(device) if k else None
 
     def step_fn(step: int, x0: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
-        yc = y if k else None
-        b = x0.shape[0]
-        z = torch.randn(b, config.latent_dim, device=device)
-        fake = gen(z, yc)
-        # Discriminator: real -> 1, fake -> 0.
-        logits_real, logits_fake = disc(x0, yc), disc(fake.detach(), yc)
-        loss_d = (F.binary_cross_entropy_with_logits(logits_real, torch.ones_like(logits_real))
-                  + F.binary_cross_entropy_with_logits(logits_fake, torch.zeros_like(logits_fake)))
-        opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        opt_d.step()
-        # Generator, non-saturating: maximise log D(G(z)).
-        logits_gen = disc(fake, yc)
-        loss_g = F.binary_cross_entropy_with_logits(logits_gen, torch.ones_like(logits_gen))
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
+        scalars = gan_step(gen, disc, opt_g, opt_d, x0, y if k else None)
         if ema is not None:
             ema.update(gen)
-        return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(),
-                "d_real": torch.sigmoid(logits_real).mean().detach(), "d_fake": torch.sigmoid(logits_fake).mean().detach()}
+        return scalars
 
     @torch.no_grad()
     def sample_fn(step: int) -> torch.Tensor:
