@@ -18,9 +18,9 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
-from genlab import dcgan
+from genlab.models import dcgan
 from genlab.data import DeviceBatches, load_dataset
-from genlab.training import select_device
+from genlab.train.devices import select_device
 
 
 class PILDigits(Dataset):

@@ -16,8 +16,10 @@ from pathlib import Path
 
 import torch
 
-from genlab import ddpm
-from genlab.training import count_parameters, seconds_per_100
+from genlab.models import ddpm
+from genlab.models.ddpm.trained import build as ddpm_build
+from genlab.train.devices import count_parameters
+from genlab.train.timing import seconds_per_100
 
 
 def main() -> None:
@@ -33,10 +35,10 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.checkpoint:
-        trained = ddpm.load(args.checkpoint, args.device)
+        trained = ddpm.TrainedDDPM.from_checkpoint(args.checkpoint, args.device)
     else:
         config = ddpm.DDPMConfig(base_channels=16, device=args.device)
-        net, diffusion = ddpm.build(config, 1, 10)
+        net, diffusion = ddpm_build(config, 1, 10)
         device = torch.device(args.device)
         trained = ddpm.TrainedDDPM(net.to(device), diffusion, config, Path("."), tuple("0123456789"), device)
     num_steps = trained.config.num_steps
@@ -47,7 +49,7 @@ def main() -> None:
     for _ in range(args.rounds):
         for name, options in settings.items():
             extra = {"guidance": guidance} if guidance is not None else {}
-            s = seconds_per_100(lambda n: trained.generate(n, **options, **extra), args.n, trained.device)
+            s = seconds_per_100(lambda n: trained.sample(n, **options, **extra), args.n, trained.device)
             seconds[name].append(s)
     print(f"device {trained.device}, U-Net {count_parameters(trained.net):,} params, {args.n} images per call, "
           f"guidance {guidance}, threads {torch.get_num_threads()}, {args.rounds} rounds")

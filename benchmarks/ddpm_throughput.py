@@ -19,10 +19,10 @@ import time
 import torch
 import torch.nn.functional as F
 
-from genlab.ddpm import use_bf16
-from genlab.diffusion import GaussianDiffusion
-from genlab.training import count_parameters
-from genlab.unet import UNet
+from genlab.models.ddpm.trained import use_bf16
+from genlab.sampling.diffusion import GaussianDiffusion
+from genlab.train.devices import count_parameters
+from genlab.models.ddpm.unet import UNet
 
 
 def diffusers_unet(width: int, image_size: int, channels: int, num_classes: int, layers: int, groups: int):

@@ -3,7 +3,7 @@
     PYTHONPATH=lib python benchmarks/eval_time.py [--n 5000] [--threads 2]
 
 Trains an 8-step smoke DCGAN in a temporary folder (sample quality is irrelevant for timing),
-then times genlab.metrics.evaluate: once with an empty feature-net cache (the cost the quick
+then times genlab.eval.metrics.evaluate: once with an empty feature-net cache (the cost the quick
 profile pays once per dataset and resolution), then cached at N = 1,000 and at N. Prints
 seconds and ratios; timings on a shared machine are noisy, compare the ratios.
 """
@@ -16,7 +16,8 @@ import time
 
 import torch
 
-from genlab import dcgan, metrics
+from genlab.eval import metrics
+from genlab.models import dcgan
 
 
 def timed(fn):

@@ -95,7 +95,7 @@ submit() {  # submit NAME SBATCH-OPTIONS... SCRIPT ARGS... ; sets JOB to the new
 }
 
 echo "== genlab on Slurm: profile ${PARAMS_DIR:-$PROFILE}, project $ROOT"
-PLAN=$("${RUNNER[@]}" "$PY" -m genlab.slurm plan "${SOURCE[@]}" "${PARAMS[@]}") \
+PLAN=$("${RUNNER[@]}" "$PY" -m genlab.book.slurm plan "${SOURCE[@]}" "${PARAMS[@]}") \
     || die "could not read the notebook list from _toc.yml (see above)"
 
 # 1. Datasets, here on the login node.
@@ -127,7 +127,7 @@ while read -r kind stage notebook resource; do
 done <<<"$PLAN"
 
 if [[ -n $SWEEP ]]; then
-    ARRAY=$("${RUNNER[@]}" "$PY" -m genlab.slurm sweep-array "$SWEEP" --profile "$PROFILE") || die "bad sweep file $SWEEP"
+    ARRAY=$("${RUNNER[@]}" "$PY" -m genlab.book.slurm sweep-array "$SWEEP" --profile "$PROFILE") || die "bad sweep file $SWEEP"
     name=$(basename "$SWEEP" .yaml)
     submit "genlab-sweep-$name" --array="$ARRAY" --output="$LOGS/genlab-sweep-$name-%A_%a.out" "${NB_RES[@]}" \
         "$ROOT/slurm/sweep.sbatch" "$SWEEP" "${RUN_ARGS[@]}"

@@ -22,7 +22,7 @@ def smoke_build(tmp_path_factory):
 
     Returns ``(build_dir, output_dir)``; the executed copies are under ``build_dir / "src"``.
     """
-    from genlab.book import run_notebooks
+    from genlab.book.runner import run_notebooks
     tmp = tmp_path_factory.mktemp("smoke")
     build, outputs = tmp / "_build", tmp / "outputs"
     run_notebooks("smoke", parameters={"output_dir": str(outputs)}, root=ROOT, build_dir=build)

@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from genlab.dcgan import DCGANConfig
+from genlab.models.dcgan import DCGANConfig
 
 
 def test_defaults_are_the_quick_profile():

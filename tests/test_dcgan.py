@@ -3,9 +3,12 @@
 import pytest
 import torch
 
-from genlab import dcgan
+from genlab.models import dcgan
+from genlab.models.dcgan import training as dcgan_train
 from genlab.cli import main as cli_main
-from genlab.training import CheckpointError, DivergenceError, RunMismatchError, TrainingInterrupted, load_checkpoint
+from genlab.train.checkpoint import CheckpointError, RunMismatchError, load_checkpoint
+from genlab.train.fit import DivergenceError
+from genlab.train.signals import TrainingInterrupted
 
 
 def tiny(tmp_path, **kw):
@@ -77,7 +80,7 @@ def test_damaged_checkpoint_is_a_clear_error(tmp_path, damage):
     with pytest.raises(CheckpointError, match="corrupt or truncated"):
         dcgan.train(tiny(tmp_path))
     with pytest.raises(CheckpointError):
-        dcgan.load(ckpt)
+        dcgan.TrainedDCGAN.from_checkpoint(ckpt)
 
 
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
@@ -85,7 +88,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monk
     ckpt = tmp_path / "t" / "dcgan" / "checkpoint.pt"
     good = ckpt.read_bytes()
     real_bce = torch.nn.functional.binary_cross_entropy_with_logits
-    monkeypatch.setattr(dcgan.F, "binary_cross_entropy_with_logits",
+    monkeypatch.setattr(dcgan_train.F, "binary_cross_entropy_with_logits",
                         lambda *a, **k: real_bce(*a, **k) * float("nan"))
     with pytest.raises(DivergenceError, match="non-finite loss_d.*last good checkpoint.*Try: lower lr"):
         dcgan.train(tiny(tmp_path, max_steps=6))

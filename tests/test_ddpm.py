@@ -8,7 +8,7 @@ import shutil
 import pytest
 import torch
 
-from genlab import ddpm
+from genlab.models import ddpm
 from genlab.cli import main as cli_main
 
 TINY = dict(run="t", max_steps=3, batch_size=8, base_channels=8, attn_heads=2, num_steps=20, sample_steps=3,
@@ -58,35 +58,35 @@ def test_resume_continues_and_keeps_ema(trained, tmp_path):
 
 def test_generate_options_and_determinism(trained):
     labels = torch.tensor([3, 7])
-    a = trained.generate(2, labels=labels, seed=4, steps=5)
-    b = trained.generate(2, labels=labels, seed=4, steps=5)
+    a = trained.sample(2, labels=labels, seed=4, steps=5)
+    b = trained.sample(2, labels=labels, seed=4, steps=5)
     assert a.dtype == torch.uint8 and a.shape == (2, 1, 28, 28)
     assert torch.equal(a, b)
-    assert trained.generate(2, labels=labels, seed=4, sampler="ddpm").shape == (2, 1, 28, 28)
-    assert trained.generate(1, seed=0, steps=5, eta=1.0, spacing="quadratic", guidance=0.0).shape[0] == 1
+    assert trained.sample(2, labels=labels, seed=4, sampler="ddpm").shape == (2, 1, 28, 28)
+    assert trained.sample(1, seed=0, steps=5, eta=1.0, spacing="quadratic", guidance=0.0).shape[0] == 1
     for bad, match in [(dict(sampler="euler"), "sampler"), (dict(step_size=0.1), "step_size"),
                        (dict(sampler="ddpm", steps=5), "steps"), (dict(spacing="cubic"), "spacing"),
                        (dict(guidance=-1.0), "guidance"), (dict(steps=21), "steps")]:
         with pytest.raises(ValueError, match=match):
-            trained.generate(1, **bad)
+            trained.sample(1, **bad)
     with pytest.raises(ValueError, match="labels"):
-        trained.generate(2, labels=torch.tensor([1, 11]))
+        trained.sample(2, labels=torch.tensor([1, 11]))
 
 
 def test_load_rebuilds_the_ema_model(trained):
-    loaded = ddpm.load(trained.run_dir / "checkpoint.pt", device="cpu")
+    loaded = ddpm.TrainedDDPM.from_checkpoint(trained.run_dir / "checkpoint.pt", device="cpu")
     assert loaded.num_classes == 10 and loaded.class_names[3] == "3"
     labels = torch.tensor([0, 1, 2])
-    assert torch.equal(loaded.generate(3, labels=labels, seed=1, steps=3),
-                       trained.generate(3, labels=labels, seed=1, steps=3))
+    assert torch.equal(loaded.sample(3, labels=labels, seed=1, steps=3),
+                       trained.sample(3, labels=labels, seed=1, steps=3))
 
 
 def test_unconditional_model(tmp_path):
     model = ddpm.train(ddpm.DDPMConfig(output_dir=str(tmp_path), **{**TINY, "conditional": False, "ddpm_images": 0}))
     assert model.num_classes == 0
-    assert model.generate(2, steps=3).shape == (2, 1, 28, 28)
+    assert model.sample(2, steps=3).shape == (2, 1, 28, 28)
     with pytest.raises(ValueError, match="guidance"):
-        model.generate(1, steps=3, guidance=2.0)
+        model.sample(1, steps=3, guidance=2.0)
 
 
 def test_cli_sample(trained, tmp_path):
@@ -102,7 +102,7 @@ def test_cli_sample(trained, tmp_path):
 
 @pytest.mark.notebook
 def test_notebook_runs_at_smoke_profile(tmp_path):
-    from genlab.book import run_notebooks
+    from genlab.book.runner import run_notebooks
     [executed] = run_notebooks("smoke", only=["02_ddpm"], parameters={"output_dir": str(tmp_path)},
                                build_dir=tmp_path / "_build", log_output=False)
     nb = json.loads(executed.read_text())

@@ -8,9 +8,11 @@ import pytest
 import torch
 from torch import nn
 
-from genlab.diffusion import GaussianDiffusion, cosine_betas, drop_labels, linear_betas, sampling_mode, timesteps
-from genlab.training import EMA
-from genlab.unet import UNet
+from genlab.sampling.diffusion import GaussianDiffusion, cosine_betas, drop_labels, linear_betas, timesteps
+from genlab.sampling.frozen import frozen
+from genlab.sampling.samplers import DDIM, Ancestral, sample
+from genlab.train.ema import EMA
+from genlab.models.ddpm.unet import UNet
 
 
 class Dummy(nn.Module):
@@ -140,31 +142,31 @@ def test_loss_is_mse_to_eps_and_drops_labels():
 
 def test_ddpm_loop_pinned_with_dummy_model():
     d = GaussianDiffusion(50, "linear", 1e-3, 0.2)
-    x = d.ddpm_sample(Dummy(), (2, 1, 3, 3), generator=gen(0))
+    x = sample(d, Dummy(), (2, 1, 3, 3), Ancestral(), generator=gen(0))
     assert x.sum().item() == pytest.approx(1.1255022, abs=1e-4)
     assert torch.allclose(x[0, 0, 0], torch.tensor([-0.90974182, 0.68537468, 0.91874540]), atol=1e-5)
 
 
 def test_ddim_loop_pinned_with_dummy_model():
     d = GaussianDiffusion(50, "linear", 1e-3, 0.2)
-    x = d.ddim_sample(Dummy(), (2, 1, 3, 3), steps=10, eta=0.0, generator=gen(0))
+    x = sample(d, Dummy(), (2, 1, 3, 3), DDIM(10, 0.0), generator=gen(0))
     assert x.sum().item() == pytest.approx(4.4979954, abs=1e-4)
     assert torch.allclose(x[0, 0, 0], torch.tensor([-1.0, -1.0, 0.95307428]), atol=1e-5)
 
 
 def test_ddim_eta0_is_deterministic_given_the_start_noise():
     d = GaussianDiffusion(100)
-    a = d.ddim_sample(Dummy(), (3, 1, 4, 4), steps=20, eta=0.0, generator=gen(5))
-    b = d.ddim_sample(Dummy(), (3, 1, 4, 4), steps=20, eta=0.0, generator=gen(5))
-    c = d.ddim_sample(Dummy(), (3, 1, 4, 4), steps=20, eta=1.0, generator=gen(5))
+    a = sample(d, Dummy(), (3, 1, 4, 4), DDIM(20, 0.0), generator=gen(5))
+    b = sample(d, Dummy(), (3, 1, 4, 4), DDIM(20, 0.0), generator=gen(5))
+    c = sample(d, Dummy(), (3, 1, 4, 4), DDIM(20, 1.0), generator=gen(5))
     assert torch.equal(a, b)
     assert not torch.allclose(a, c)
 
 
 def test_ddim_eta1_with_all_steps_is_the_ddpm_sampler():
     d = GaussianDiffusion(60, "cosine")
-    a = d.ddpm_sample(Dummy(), (2, 1, 4, 4), generator=gen(3))
-    b = d.ddim_sample(Dummy(), (2, 1, 4, 4), steps=60, eta=1.0, generator=gen(3))
+    a = sample(d, Dummy(), (2, 1, 4, 4), Ancestral(), generator=gen(3))
+    b = sample(d, Dummy(), (2, 1, 4, 4), DDIM(60, 1.0), generator=gen(3))
     assert torch.allclose(a, b, atol=1e-5)
 
 
@@ -192,20 +194,20 @@ def test_samplers_restore_model_state():
     model.drop.eval()  # a mixed state must come back exactly
     model.w.requires_grad_(True)
     with torch.enable_grad():
-        d.ddpm_sample(model, (1, 1, 2, 2), generator=gen())
+        sample(d, model, (1, 1, 2, 2), Ancestral(), generator=gen())
         assert torch.is_grad_enabled()
     assert model.training and not model.drop.training and model.w.requires_grad
     with torch.no_grad():
-        d.ddim_sample(model, (1, 1, 2, 2), steps=5, generator=gen())
+        sample(d, model, (1, 1, 2, 2), DDIM(5), generator=gen())
         assert not torch.is_grad_enabled()
     assert model.training and model.w.requires_grad
 
 
-def test_sampling_mode_restores_after_an_exception():
+def test_frozen_restores_after_an_exception():
     model = Dummy()
     model.train()
     with pytest.raises(RuntimeError):
-        with sampling_mode(model):
+        with frozen(model):
             assert not model.training and not torch.is_grad_enabled() and not model.w.requires_grad
             raise RuntimeError("boom")
     assert model.training and model.w.requires_grad and torch.is_grad_enabled()
@@ -215,12 +217,12 @@ def test_conditional_and_guided_paths():
     d = GaussianDiffusion(20)
     y = torch.tensor([0, 2])
     model = Dummy()
-    uncond = d.ddim_sample(model, (2, 1, 2, 2), steps=5, generator=gen())
-    cond = d.ddim_sample(model, (2, 1, 2, 2), steps=5, y=y, guidance=1.0, null_class=3, generator=gen())
+    uncond = sample(d, model, (2, 1, 2, 2), DDIM(5), generator=gen())
+    cond = sample(d, model, (2, 1, 2, 2), DDIM(5), y=y, guidance=1.0, null_class=3, generator=gen())
     assert not torch.allclose(uncond, cond)
     assert all(torch.equal(s, y) for s in model.seen_labels)  # w = 1: one conditional pass per step
     model.seen_labels.clear()
-    d.ddim_sample(model, (2, 1, 2, 2), steps=5, y=y, guidance=3.0, null_class=3, generator=gen())
+    sample(d, model, (2, 1, 2, 2), DDIM(5), y=y, guidance=3.0, null_class=3, generator=gen())
     assert all(torch.equal(s, torch.tensor([0, 2, 3, 3])) for s in model.seen_labels)  # cond + null batch
     # w = 0 is the unconditional (null-class) model
     model.eval()

@@ -7,10 +7,12 @@ import math
 import pytest
 import torch
 
-from genlab import ebm
-from genlab.langevin import ReplayBuffer, input_gradients_only, langevin
-from genlab.trained_ebm import ood_auroc
-from genlab.training import DivergenceError, load_checkpoint
+from genlab.models import ebm
+from genlab.sampling.frozen import frozen
+from genlab.sampling.langevin import ReplayBuffer, langevin
+from genlab.models.ebm import ood_auroc
+from genlab.train.checkpoint import load_checkpoint
+from genlab.train.fit import DivergenceError
 
 
 def tiny_config(tmp_path, **overrides) -> ebm.EBMConfig:
@@ -104,7 +106,7 @@ def test_sampler_restores_state_when_energy_raises():
             langevin(broken, torch.zeros(2, 1, 28, 28), steps=2, step_size=1.0, model=net)
         assert not torch.is_grad_enabled()
     assert net.training and all(p.requires_grad for p in net.parameters())
-    with input_gradients_only(net):
+    with frozen(net, grad=True):
         assert torch.is_grad_enabled() and not net.training
         assert not any(p.requires_grad for p in net.parameters())
 
@@ -126,8 +128,10 @@ def test_replay_buffer_reinitialises_about_five_percent():
     x, idx, fresh = buf.sample(16)
     buf.push(idx, torch.zeros_like(x))
     assert (buf.images[idx] == 0).all()
-    assert not ReplayBuffer(8, (2,), reinit=0.0).sample(100)[2].any()
-    assert ReplayBuffer(8, (2,), reinit=1.0).sample(100)[2].all()
+    assert not ReplayBuffer(100, (2,), reinit=0.0).sample(100)[2].any()
+    assert ReplayBuffer(100, (2,), reinit=1.0).sample(100)[2].all()
+    with pytest.raises(ValueError, match="buffer_size"):
+        ReplayBuffer(8, (2,)).sample(9)
     with pytest.raises(ValueError, match="reinit"):
         ReplayBuffer(8, (2,), reinit=1.5)
 
@@ -165,15 +169,15 @@ def test_train_finite_resume_generate_options_and_cli(tmp_path):
     # Train-or-resume: more steps continue from the checkpoint, the buffer comes back.
     resumed = ebm.train(tiny_config(tmp_path, max_steps=5))
     assert load_checkpoint(run / "checkpoint.pt")["step"] == 5 and resumed.step == 5
-    loaded = ebm.load(run / "checkpoint.pt", device="cpu")
-    a = loaded.generate(6, seed=3, steps=2)
+    loaded = ebm.TrainedEBM.from_checkpoint(run / "checkpoint.pt", device="cpu")
+    a = loaded.sample(6, seed=3, steps=2)
     assert a.dtype == torch.uint8 and a.shape == (6, 1, 28, 28)
-    assert torch.equal(a, loaded.generate(6, seed=3, steps=2))
-    assert loaded.generate(4, init="buffer", steps=0).shape == (4, 1, 28, 28)
+    assert torch.equal(a, loaded.sample(6, seed=3, steps=2))
+    assert loaded.sample(4, init="buffer", steps=1).shape == (4, 1, 28, 28)
     with pytest.raises(ValueError, match="eta"):
-        loaded.generate(2, eta=0.0)
+        loaded.sample(2, eta=0.0)
     with pytest.raises(ValueError, match="init"):
-        loaded.generate(2, init="data")
+        loaded.sample(2, init="data")
     noisy, restored = loaded.denoise(loaded.test_images(3), steps=2)
     masked, done = loaded.inpaint(loaded.test_images(3), steps=2)
     assert restored.shape == done.shape == (3, 1, 28, 28)
@@ -234,7 +238,7 @@ def test_config_rejects_bad_values():
 # ----------------------------------------------------------------------------- notebook
 
 def test_notebook_runs_at_smoke_profile(tmp_path):
-    from genlab.book import run_notebooks
+    from genlab.book.runner import run_notebooks
     out = run_notebooks(profile="smoke", only=["03_ebm"], parameters={"output_dir": str(tmp_path)},
                         build_dir=str(tmp_path / "_build"), log_output=False)
     assert len(out) == 1 and out[0].exists()

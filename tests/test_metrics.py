@@ -9,8 +9,9 @@ import pytest
 import torch
 from torch import nn
 
-from genlab import dcgan, metrics
-from genlab.featurenet import FeatureNetConfig, cache_key, feature_net
+from genlab.eval import metrics
+from genlab.models import dcgan
+from genlab.eval.featurenet import FeatureNetConfig, cache_key, feature_net
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = FeatureNetConfig(width=4, epochs=1, batch_size=64, max_train=256)
@@ -133,7 +134,7 @@ def test_cli_evaluate_setting(smoke_run):
 
 
 def test_comparison_table_and_missing_models(smoke_run):
-    from genlab import compare
+    from genlab.eval import compare
     out, _, _ = smoke_run
     runs = compare.load_runs(compare.CompareConfig(run="smoke", output_dir=str(out)))
     assert list(runs.metrics) == ["dcgan"] and set(runs.missing) == {"ddpm", "ebm"}
@@ -144,7 +145,7 @@ def test_comparison_table_and_missing_models(smoke_run):
 
 @pytest.mark.notebook
 def test_compare_notebook_runs_at_smoke_with_missing_models(smoke_run, tmp_path):
-    from genlab.book import run_notebooks
+    from genlab.book.runner import run_notebooks
     out, _, _ = smoke_run
     executed = run_notebooks("smoke", only=["04_compare"], parameters={"output_dir": str(out)},
                              build_dir=tmp_path / "_build", log_output=False)
@@ -154,7 +155,7 @@ def test_compare_notebook_runs_at_smoke_with_missing_models(smoke_run, tmp_path)
 
 
 def test_sweep_table_lists_the_varying_parameters(tmp_path):
-    from genlab import compare
+    from genlab.eval import compare
     for task, lr, fd in (("0", 1e-4, 9.0), ("1", 2e-4, 3.0)):
         run = tmp_path / "lr_sweep" / task / "dcgan"
         run.mkdir(parents=True)
@@ -164,3 +165,17 @@ def test_sweep_table_lists_the_varying_parameters(tmp_path):
     assert list(table.columns) == ["task", "lr", "train_seconds", "fd"]
     assert list(table["lr"]) == [2e-4, 1e-4]  # sorted by FD
     assert "no " in compare.sweep_table(compare.CompareConfig(sweep="nothing", output_dir=str(tmp_path)))
+
+
+def test_quality_vs_speed_has_a_step_count_for_every_ddpm_setting(tmp_path):
+    from genlab.eval import compare
+    from genlab.models.ddpm import setting_name
+    settings = [setting_name("ddim", s) for s in (10, 20, 50)] + [setting_name("ddpm", 1000)]
+    run = tmp_path / "quick" / "ddpm"
+    run.mkdir(parents=True)
+    (run / "metrics.json").write_text(json.dumps({
+        "seconds_per_100": {s: float(i + 1) for i, s in enumerate(settings)},
+        "by_setting": {s: {"fd": 10.0 - i} for i, s in enumerate(settings)}}))
+    table = compare.quality_vs_speed(compare.load_runs(compare.CompareConfig(output_dir=str(tmp_path))))
+    assert sorted(table["steps"]) == [10, 20, 50, 1000]
+    assert set(table["sampler"]) == {"ddim", "ddpm"}

@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from genlab.book import NotebookFailed, build_book, run_notebooks, toc_notebooks
+from genlab.book.runner import NotebookFailed, build_book, run_notebooks, toc_notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -21,14 +21,14 @@ from pathlib import Path
 
 import pytest
 
-from genlab.book import toc_notebooks
+from genlab.book.runner import toc_notebooks
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lib"))
 
-from genlab import slurm  # noqa: E402
-from genlab.cli import parse_assignments  # noqa: E402
+from genlab.book import slurm  # noqa: E402
+from genlab.base.config import parse_assignments  # noqa: E402
 
 HOW_TO_RUN = ("no Slurm cluster here: start a one-node test cluster with `sudo bash slurm/ci/cluster.sh start` "
               "(Debian/Ubuntu; installs munge, slurmctld, slurmd), then `python -m pytest -m slurm tests/test_slurm.py`")

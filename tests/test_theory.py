@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import yaml
 
-from genlab import book, theory
+from genlab import theory
+from genlab.book import runner as book
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = ("theory/diffusion.ipynb", "theory/ebm.ipynb")

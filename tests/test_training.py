@@ -7,8 +7,11 @@ import pytest
 import torch
 from torch import nn
 
-from genlab.training import (EMA, History, Progress, load_checkpoint, rng_state, save_checkpoint, select_device,
-                             set_rng_state, update_metrics)
+from genlab.base.run_folder import RunFolder
+from genlab.base.runlog import History, Progress
+from genlab.train.checkpoint import load_checkpoint, save_checkpoint
+from genlab.train.devices import rng_state, select_device, set_rng_state
+from genlab.train.ema import EMA
 
 
 def test_save_is_atomic_when_writing_fails(tmp_path, monkeypatch):
@@ -83,8 +86,8 @@ def test_history_truncates_rows_after_the_resumed_step(tmp_path):
 
 
 def test_update_metrics_merges(tmp_path):
-    update_metrics(tmp_path, a=1, timing={"x": 1.0})
-    merged = update_metrics(tmp_path, b=2, timing={"y": 2.0})
+    RunFolder(tmp_path).update_metrics(a=1, timing={"x": 1.0})
+    merged = RunFolder(tmp_path).update_metrics(b=2, timing={"y": 2.0})
     assert merged == {"a": 1, "b": 2, "timing": {"x": 1.0, "y": 2.0}}
 
 

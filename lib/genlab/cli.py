@@ -1,51 +1,24 @@
 """``python -m genlab ...``: everything a notebook does, from the shell.
 
 Commands: ``all`` (run notebooks + build book), ``run-notebooks``, ``build-book``,
-``download``, ``train``, ``sample``, ``evaluate``. A model is a module ``genlab.<name>`` that offers
-``CONFIG`` (its config class), ``train(config)`` and ``load(checkpoint, device)``; the
-loaded object's ``generate(n, labels=None, seed=0, **options)`` returns uint8 images.
+``download``, ``train``, ``sample``, ``evaluate``, ``lab``. Models are found through the registry
+(``genlab.models``). The CLI is a leaf: nothing in the library imports it.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-MODELS = ("dcgan", "ddpm", "ebm")
-# Sampling options a model may accept; each model rejects the ones it does not know.
+from .base.config import parse_assignments
+
+# Sampling options the CLI passes on; the model checks them against its own sampler_options().
 SAMPLE_OPTIONS = {"sampler": str, "steps": int, "eta": float, "guidance": float, "step_size": float,
-                  "noise": float, "init": str}
-
-
-def model_module(name: str):
-    if name not in MODELS:
-        raise ValueError(f"model '{name}' unknown; choose one of {', '.join(MODELS)}")
-    try:
-        return importlib.import_module(f"genlab.{name}")
-    except ModuleNotFoundError as exc:
-        raise ValueError(f"model '{name}' is not available in this version of genlab ({exc})") from exc
-
-
-def parse_assignments(items: list[str] | None) -> dict[str, Any]:
-    """``["lr=1e-3", "conditional=false"]`` -> ``{"lr": 0.001, "conditional": False}`` (YAML values)."""
-    out = {}
-    for item in items or []:
-        if "=" not in item:
-            raise ValueError(f"-p {item!r}: write parameters as name=value, e.g. -p epochs=5")
-        key, value = item.split("=", 1)
-        parsed = yaml.safe_load(value)
-        if isinstance(parsed, str):  # YAML 1.1 reads 2e-4 (no dot) as a string; a number was meant
-            try:
-                parsed = float(parsed)
-            except ValueError:
-                pass
-        out[key.strip()] = parsed
-    return out
+                  "noise": float, "init": str, "spacing": str}
 
 
 def load_params_file(path: str | None) -> dict[str, Any]:
@@ -57,19 +30,11 @@ def load_params_file(path: str | None) -> dict[str, Any]:
     return values
 
 
-def load_trained(checkpoint: str | Path, device: str = "auto"):
-    """Rebuild whatever model ``checkpoint`` holds (its ``model_name`` picks the module)."""
-    from .training import load_checkpoint
-    ckpt = load_checkpoint(checkpoint)
-    name = ckpt.get("model_name")
-    return model_module(name).load(checkpoint, device=device)
-
-
 def parse_labels(labels: list[int] | None, n: int, num_classes: int):
+    """--labels cycled to n int64 labels (None: the model balances them)."""
     import torch
-    from .data import balanced_labels
     if not labels:
-        return balanced_labels(n, num_classes) if num_classes else None
+        return None
     if not num_classes:
         raise ValueError("--labels given but this model is unconditional; leave --labels out")
     bad = [c for c in labels if not 0 <= c < num_classes]
@@ -79,9 +44,16 @@ def parse_labels(labels: list[int] | None, n: int, num_classes: int):
     return torch.tensor(labels * reps, dtype=torch.int64)[:n]
 
 
+def sample_options(args: argparse.Namespace) -> dict[str, Any]:
+    return {k: getattr(args, k) for k in SAMPLE_OPTIONS if getattr(args, k, None) is not None}
+
+
 def cmd_sample(args: argparse.Namespace) -> None:
     """Write ``{"images": uint8 N x C x H x W, "labels": int64 N}`` (.pt) or a PNG grid."""
     import torch
+    from .base.files import atomic_write
+    from .data import balanced_labels
+    from .models import load_trained
     from .plots import save_grid
     out = Path(args.out)
     if out.suffix not in (".pt", ".png"):
@@ -90,14 +62,12 @@ def cmd_sample(args: argparse.Namespace) -> None:
         raise ValueError(f"--n {args.n}: ask for at least one image")
     trained = load_trained(args.checkpoint, args.device)
     labels = parse_labels(args.labels, args.n, trained.num_classes)
-    options = {k: getattr(args, k) for k in SAMPLE_OPTIONS if getattr(args, k) is not None}
-    images = trained.generate(args.n, labels=labels, seed=args.seed, **options)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    if labels is None and trained.num_classes:
+        labels = balanced_labels(args.n, trained.num_classes)
+    images = trained.sample(args.n, labels=labels, seed=args.seed, **sample_options(args))
     if out.suffix == ".pt":
         lab = labels if labels is not None else torch.full((args.n,), -1, dtype=torch.int64)
-        tmp = out.with_name(out.name + ".tmp")
-        torch.save({"images": images.cpu(), "labels": lab.cpu()}, tmp)
-        tmp.replace(out)
+        atomic_write(out, lambda fh: torch.save({"images": images.cpu(), "labels": lab.cpu()}, fh))
     else:
         save_grid(images, out, nrow=trained.num_classes or None)
     print(f"wrote {args.n} images to {out}")
@@ -105,10 +75,11 @@ def cmd_sample(args: argparse.Namespace) -> None:
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     """Sample ``--n`` images and merge FD/KID/IS/precision/recall/... and the real floor into metrics.json."""
-    from .featurenet import FeatureNetConfig
-    from .metrics import evaluate
+    from .eval.featurenet import FeatureNetConfig
+    from .eval.metrics import evaluate
+    from .models import load_trained
     trained = load_trained(args.checkpoint, args.device)
-    options = {k: getattr(args, k) for k in SAMPLE_OPTIONS if getattr(args, k) is not None}
+    options = sample_options(args)
     feature_config = FeatureNetConfig.from_dict(parse_assignments(args.feature_net))
     evaluate(trained, n=args.n, seed=args.seed, setting=args.setting, options=options or None,
              feature_config=feature_config, inception=args.inception)
@@ -116,26 +87,26 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    module = model_module(args.model)
+    from .models import get
+    kind = get(args.model)
     params = {**load_params_file(args.params), **parse_assignments(args.p)}
-    config = module.CONFIG.from_dict(params)
-    trained = module.train(config)
+    trained = kind.train(kind.config.from_dict(params))
     print(f"trained {args.model}: {trained.run_dir}")
 
 
 def cmd_run_notebooks(args: argparse.Namespace) -> None:
-    from .book import run_notebooks
+    from .book.runner import run_notebooks
     run_notebooks(args.profile, only=args.only, params_dir=args.params_dir, parameters=parse_assignments(args.p),
                   build_dir=args.build_dir)
 
 
 def cmd_build_book(args: argparse.Namespace) -> None:
-    from .book import build_book
+    from .book.runner import build_book
     build_book(build_dir=args.build_dir, student=args.student)
 
 
 def cmd_all(args: argparse.Namespace) -> None:
-    from .book import build_book, run_notebooks
+    from .book.runner import build_book, run_notebooks
     run_notebooks(args.profile, params_dir=args.params_dir, parameters=parse_assignments(args.p),
                   build_dir=args.build_dir)
     build_book(build_dir=args.build_dir)
@@ -144,8 +115,8 @@ def cmd_all(args: argparse.Namespace) -> None:
 def cmd_lab(args: argparse.Namespace) -> None:
     """JupyterLab with the project's ``genlab`` kernel (this environment) registered first."""
     import os
-    from .book import ensure_kernel
-    from .training import project_root
+    from .base.paths import project_root
+    from .book.runner import ensure_kernel
     root = project_root()
     ensure_kernel(root / args.build_dir)
     os.chdir(root)
@@ -159,6 +130,7 @@ def cmd_download(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .models import names as model_names
     p = argparse.ArgumentParser(prog="genlab", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -188,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--data-dir", default="data")
     sp.set_defaults(func=cmd_download)
     sp = sub.add_parser("train", help="train or resume a model from parameters")
-    sp.add_argument("model", help=", ".join(MODELS))
+    sp.add_argument("model", help=", ".join(model_names()))
     sp.add_argument("--params", help="YAML file of parameters (as in slurm/params/)")
     sp.add_argument("-p", action="append", metavar="NAME=VALUE", help="one parameter (repeatable)")
     sp.set_defaults(func=cmd_train)
@@ -200,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", required=True, help="FILE.pt (images + labels) or FILE.png (grid)")
     sp.add_argument("--device", default="auto")
     sp.add_argument("--sampler", help="ddpm or ddim (DDPM)")
+    sp.add_argument("--spacing", help="uniform or quadratic DDIM timesteps (DDPM)")
     sp.add_argument("--steps", type=int, help="sampling steps (DDPM/DDIM, Langevin)")
     sp.add_argument("--eta", type=float, help="DDIM eta (0 = deterministic)")
     sp.add_argument("--guidance", type=float, help="classifier-free guidance scale (DDPM)")
@@ -217,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="standard Inception-v3 FID when its weights are on disk (see README)")
     sp.add_argument("--feature-net", dest="feature_net", action="append", metavar="NAME=VALUE",
                     help="feature net parameter (width, epochs, batch_size, lr, max_train, seed)")
-    for opt in ("sampler", "eta", "guidance", "noise", "init"):
+    for opt in ("sampler", "eta", "guidance", "noise", "init", "spacing"):
         sp.add_argument(f"--{opt}", type=SAMPLE_OPTIONS[opt])
     sp.add_argument("--steps", type=int)
     sp.add_argument("--step-size", dest="step_size", type=float)
@@ -229,8 +202,8 @@ EXIT_INTERRUPTED = 3  # training checkpointed and stopped early (signal/time bud
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .book import NotebookFailed
-    from .training import TrainingInterrupted
+    from .book.runner import NotebookFailed
+    from .train.signals import TrainingInterrupted
     args = build_parser().parse_args(argv)
     try:
         args.func(args)

@@ -27,8 +27,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-DATASETS = ("mnist5k", "mnist", "fashion_mnist", "cifar10")
-DOWNLOADABLE = ("mnist", "fashion_mnist", "cifar10")
+from .base.config import DATASETS, DOWNLOADABLE, check_dataset  # noqa: F401  (names of the datasets)
+
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
 MNIST_CLASSES = tuple(str(d) for d in range(10))
 FASHION_CLASSES = ("T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
@@ -77,14 +77,6 @@ class ImageData:
         return ImageData(self.images[idx], self.labels[idx], self.class_names, self.name)
 
 
-def check_dataset(param_name: str, name: str) -> None:
-    """Raise ValueError naming ``param_name`` unless ``name`` is a known dataset."""
-    if name in DATASETS or (name.startswith("folder:") and len(name) > len("folder:")):
-        return
-    raise ValueError(f"parameter '{param_name}': dataset '{name}' unknown; choose one of "
-                     f"{', '.join(DATASETS)}, folder:<path>")
-
-
 def to_float(images: torch.Tensor) -> torch.Tensor:
     """uint8 0..255 -> float32 in [-1, 1], same shape."""
     return images.float().div_(127.5).sub_(1.0)
@@ -114,11 +106,6 @@ def load_dataset(name: str, split: str = "train", *, image_size: int | None = No
     else:
         data = _load_torchvision(name, split, data_dir)
     return _resize(data, image_size, channels)
-
-
-def native_shape(name: str) -> tuple[int, int]:
-    """(channels, image_size) a dataset has before resizing; folders default to (3, 64)."""
-    return NATIVE.get(name, (3, 64))
 
 
 def _load_mnist5k(split: str) -> ImageData:

@@ -154,3 +154,16 @@ def metrics_table(metrics: dict, title: str | None = None):
     walk("", metrics)
     table = pd.DataFrame(rows, columns=["metric", "value"]).set_index("metric")
     return table.style.set_caption(title) if title else table
+
+
+def show_class_samples(trained, per_class: int = 8, seed: int = 0, title: str | None = None, **options):
+    """Samples of any trained model, one column per class (a plain grid for an unconditional model)."""
+    from .data import balanced_labels
+    shown = ", ".join(f"{k} {v}" for k, v in options.items())
+    if not trained.num_classes:
+        images = trained.sample(per_class * 8, seed=seed, **options)
+        return show_grid(images, title=title or f"samples (unconditional{', ' + shown if shown else ''})")
+    labels = balanced_labels(per_class * trained.num_classes, trained.num_classes)
+    images = trained.sample(len(labels), labels=labels, seed=seed, **options)
+    return class_grid(images, labels, trained.class_names, per_class,
+                      title=title or f"one class per column{' (' + shown + ')' if shown else ''}")

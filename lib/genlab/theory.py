@@ -18,8 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from .config import Config, param
-from .training import resolve_path, write_json
+from .base.config import Config, param
+from .base.files import write_json
+from .base.paths import resolve_path
 
 
 @dataclass(frozen=True)
@@ -34,8 +35,6 @@ class TheoryConfig(Config):
     def run_dir(self) -> Path:
         return resolve_path(self.output_dir) / self.run / "theory"
 
-
-CONFIG = TheoryConfig
 
 
 class CheckFailed(AssertionError):

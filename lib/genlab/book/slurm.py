@@ -25,9 +25,9 @@ from typing import Any
 
 import yaml
 
-from .book import profile_parameters, select, toc_notebooks
-from .data import DOWNLOADABLE
-from .training import project_root
+from ..base.config import DOWNLOADABLE, parse_assignments
+from ..base.paths import project_root
+from .runner import profile_parameters, select, toc_notebooks
 
 # Notebooks that read the results of all others: submitted last, after every other job succeeded.
 DEPENDENT = ("notebooks/04_compare",)
@@ -48,11 +48,6 @@ def notebook_defaults(path: Path) -> dict[str, Any]:
                         continue
             return values
     return {}
-
-
-def parse_assignments(items: list[str] | None) -> dict[str, Any]:
-    from .cli import parse_assignments as parse
-    return parse(items)
 
 
 def plan(profile: str, params_dir: str | None = None, overrides: dict[str, Any] | None = None,

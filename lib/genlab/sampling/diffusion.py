@@ -1,8 +1,10 @@
-"""Gaussian diffusion: schedules, forward noising, training loss, DDPM and DDIM samplers.
+"""Gaussian diffusion: schedules, forward noising, the training loss, and model output -> (x0, eps).
+
+The samplers that run the reverse process live in :mod:`genlab.sampling.samplers`.
 
 The network is separate from the process: :class:`GaussianDiffusion` owns the schedule
 constants (computed in float64, stored as float32 buffers so they follow ``.to(device)``)
-and takes any ``model(xt, t, y) -> B x C x H x W`` (e.g. :class:`genlab.unet.UNet`).
+and takes any ``model(xt, t, y) -> B x C x H x W`` (e.g. :class:`genlab.models.ddpm.unet.UNet`).
 
 Indexing: code timesteps ``t = 0 .. num_steps-1`` are the paper's ``t = 1 .. T``;
 ``alpha_bar[t]`` is the paper's :math:`\\bar\\alpha_{t+1}`, and "t = -1" is the clean image.
@@ -15,9 +17,7 @@ Classifier-free guidance (eq. (eq-cfg)): ``eps = eps_uncond + w * (eps_cond - ep
 
 from __future__ import annotations
 
-import contextlib
 import math
-from typing import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -26,8 +26,6 @@ from torch import nn
 SCHEDULES = ("linear", "cosine")
 PREDICTIONS = ("eps", "v")
 SPACINGS = ("uniform", "quadratic")
-
-Callback = Callable[[int, torch.Tensor, torch.Tensor, torch.Tensor], None]
 
 
 def linear_betas(num_steps: int, beta_start: float = 1e-4, beta_end: float = 0.02) -> torch.Tensor:
@@ -71,26 +69,6 @@ def timesteps(num_steps: int, steps: int, spacing: str = "uniform") -> torch.Ten
     for i in range(1, steps):  # quadratic spacing rounds several early steps onto one t: push them apart
         ts[i] = max(int(ts[i]), int(ts[i - 1]) + 1)
     return ts
-
-
-@contextlib.contextmanager
-def sampling_mode(model: nn.Module) -> Iterator[nn.Module]:
-    """eval(), no parameter gradients, no autograd; restores every module's ``training``,
-    every parameter's ``requires_grad`` and the grad mode on exit (even after an exception)."""
-    training = [(m, m.training) for m in model.modules()]
-    requires = [(p, p.requires_grad) for p in model.parameters()]
-    grad_mode = torch.is_grad_enabled()
-    model.eval()
-    model.requires_grad_(False)
-    torch.set_grad_enabled(False)
-    try:
-        yield model
-    finally:
-        torch.set_grad_enabled(grad_mode)
-        for p, r in requires:
-            p.requires_grad_(r)
-        for m, t in training:
-            m.training = t
 
 
 def drop_labels(y: torch.Tensor, p_uncond: float, null_class: int,
@@ -201,68 +179,3 @@ class GaussianDiffusion(nn.Module):
     def posterior_mean(self, x0: torch.Tensor, xt: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """Mean of q(x_{t-1} | x_t, x0); eq. (eq-posterior-mean)."""
         return self._at(self.posterior_coef_x0, t) * x0 + self._at(self.posterior_coef_xt, t) * xt
-
-    # ------------------------------------------------------------------ samplers
-
-    def _noise(self, shape: tuple[int, ...], generator: torch.Generator | None, device) -> torch.Tensor:
-        """Standard normal noise drawn on the CPU from ``generator`` (identical on every device)."""
-        return torch.randn(shape, generator=generator).to(device)
-
-    def ddpm_sample(self, model: nn.Module, shape: tuple[int, ...], y: torch.Tensor | None = None,
-                    guidance: float | None = None, null_class: int | None = None,
-                    generator: torch.Generator | None = None, device=None, clip: bool = True,
-                    noise_scale: float = 1.0, callback: Callback | None = None) -> torch.Tensor:
-        """Ancestral sampling over all ``num_steps`` steps; eq. (eq-reverse).
-
-        x_{t-1} = mu(x_t, x0_pred) + sigma_t z with sigma_t^2 the posterior variance
-        beta_tilde_t (eq. (eq-posterior-var)), z ~ N(0, I), no noise at the last step.
-        ``noise_scale = 0`` follows the mean path. Returns x_0, ``shape`` (B x C x H x W) float32.
-        ``callback(i, t, xt, x0_pred)`` sees every step (for trajectories).
-        """
-        device = device or self.betas.device
-        with sampling_mode(model):
-            x = self._noise(shape, generator, device)
-            for i, t_int in enumerate(reversed(range(self.num_steps))):
-                t = torch.full((shape[0],), t_int, device=device, dtype=torch.long)
-                out = self.model_output(model, x, t, y, guidance, null_class)
-                x0, _ = self.predict(out, x, t, clip)
-                mean = self.posterior_mean(x0, x, t)
-                if callback is not None:
-                    callback(i, t_int, x, x0)
-                if t_int > 0:
-                    z = self._noise(shape, generator, device)
-                    x = mean + noise_scale * self._at(self.posterior_log_var, t).mul(0.5).exp() * z
-                else:
-                    x = mean
-        return x
-
-    def ddim_sample(self, model: nn.Module, shape: tuple[int, ...], steps: int = 50, eta: float = 0.0,
-                    spacing: str = "uniform", y: torch.Tensor | None = None, guidance: float | None = None,
-                    null_class: int | None = None, generator: torch.Generator | None = None, device=None,
-                    clip: bool = True, callback: Callback | None = None) -> torch.Tensor:
-        """DDIM (Song et al., 2021) over ``steps`` timesteps (see :func:`timesteps`); eq. (eq-ddim-step).
-
-        x_s = sqrt(ab_s) x0_pred + sqrt(1 - ab_s - sigma^2) eps_pred + sigma z for the next
-        timestep s < t, sigma^2 = eta^2 (1 - ab_s)/(1 - ab_t) (1 - ab_t/ab_s). ``eta = 0`` is
-        deterministic given x_T; ``eta = 1`` with all steps is the DDPM ancestral sampler.
-        """
-        if eta < 0:
-            raise ValueError(f"option 'eta' = {eta} must be >= 0 (0 = deterministic DDIM, 1 = DDPM-like)")
-        device = device or self.betas.device
-        ts = timesteps(self.num_steps, steps, spacing).tolist()
-        with sampling_mode(model):
-            x = self._noise(shape, generator, device)
-            for i in reversed(range(len(ts))):
-                t_int = ts[i]
-                t = torch.full((shape[0],), t_int, device=device, dtype=torch.long)
-                out = self.model_output(model, x, t, y, guidance, null_class)
-                x0, eps = self.predict(out, x, t, clip)
-                if callback is not None:
-                    callback(len(ts) - 1 - i, t_int, x, x0)
-                ab_t = self.alpha_bar[t_int]
-                ab_s = self.alpha_bar[ts[i - 1]] if i > 0 else torch.ones((), device=ab_t.device)
-                sigma = eta * ((1 - ab_s) / (1 - ab_t) * (1 - ab_t / ab_s)).clamp(min=0).sqrt()
-                x = ab_s.sqrt() * x0 + (1 - ab_s - sigma ** 2).clamp(min=0).sqrt() * eps
-                if i > 0 and eta > 0:
-                    x = x + sigma * self._noise(shape, generator, device)
-        return x

@@ -1,7 +1,8 @@
-"""Atomic file writes: a temp file in the same folder, fsync, then rename (never a half-written file)."""
+"""Atomic file writes (temp file in the same folder, fsync, rename: never a half-written file) and JSON."""
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -20,3 +21,11 @@ def atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") -> 
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_json(path: str | Path, data: Any) -> None:
+    atomic_write(Path(path), lambda fh: fh.write(json.dumps(data, indent=2, sort_keys=True) + "\n"), "w")
+
+
+def read_json(path: str | Path) -> Any:
+    return json.loads(Path(path).read_text())

@@ -9,7 +9,7 @@ resolution, and uses
   as the **features** for the Fréchet distance, KID and precision/recall, and
 - its class **logits** for the Inception Score and for class-conditional accuracy.
 
-Input: uint8 images ``N x C x H x W`` (0..255), exactly what every model's ``generate`` returns;
+Input: uint8 images ``N x C x H x W`` (0..255), exactly what every model's ``sample`` returns;
 they are mapped to float32 in [-1, 1] inside (:func:`genlab.data.to_float`). Output: float64
 (FD and KID sum outer products and kernels over thousands of samples; torchmetrics keeps its
 FID state in float64 for that reason, and we hand it float64 already).
@@ -34,9 +34,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import Config, param
-from .data import load_dataset, to_float
-from .training import load_checkpoint, resolve_path, save_checkpoint, seed_everything
+from ..base.config import Config, param
+from ..base.paths import resolve_path
+from ..data import load_dataset, to_float
+from ..train.checkpoint import load_checkpoint, save_checkpoint
+from ..train.devices import seed_everything
 
 CACHE_ENV = "GENLAB_FEATURE_NET_DIR"
 

@@ -20,26 +20,29 @@ import pandas as pd
 import seaborn as sns
 import torch
 
-from .config import Config, param
-from .training import check_device, project_root, read_json, resolve_path
+from ..base.config import Config, check_device, param
+from ..base.files import read_json
+from ..base.paths import project_root, resolve_path
+from ..base.run_folder import CHECKPOINT, CONFIG, HISTORY, METRICS
+from ..models import names as model_names
+from ..models.protocol import split_setting
+from .metrics import BETTER
 
-MODELS = ("dcgan", "ddpm", "ebm")
 NAMES = {"dcgan": "DCGAN", "ddpm": "DDPM", "ebm": "EBM"}
-NOTEBOOKS = {"dcgan": "notebooks/01_dcgan", "ddpm": "notebooks/02_ddpm", "ebm": "notebooks/03_ebm"}
 # (row label, metrics.json key, better: "low" | "high" | "floor" (closest to the real floor) | None)
 ROWS = (
     ("training time (s)", "train_seconds", "low"),
     ("seconds per 100 samples", "speed", "low"),
     ("peak sampling memory (MB)", "memory", "low"),
     ("parameters", "parameters", None),
-    ("FD, domain features", "fd", "low"),
-    ("FID, Inception-v3", "fid", "low"),
-    ("KID, domain features", "kid", "low"),
-    ("Inception Score, domain", "is", "high"),
-    ("precision (k=3)", "precision", "high"),
-    ("recall (k=3)", "recall", "high"),
-    ("class accuracy", "class_accuracy", "high"),
-    ("diversity (within class)", "diversity", "floor"),
+    ("FD, domain features", "fd", BETTER["fd"]),
+    ("FID, Inception-v3", "fid", BETTER["fid"]),
+    ("KID, domain features", "kid", BETTER["kid"]),
+    ("Inception Score, domain", "is", BETTER["is"]),
+    ("precision (k=3)", "precision", BETTER["precision"]),
+    ("recall (k=3)", "recall", BETTER["recall"]),
+    ("class accuracy", "class_accuracy", BETTER["class_accuracy"]),
+    ("diversity (within class)", "diversity", BETTER["diversity"]),
     ("loss instability (CV, last half)", "instability", "low"),
 )
 QUALITY = ("fd", "kid", "is", "precision", "recall", "class_accuracy", "diversity")
@@ -74,16 +77,15 @@ class Runs:
 
 
 def load_runs(config: CompareConfig) -> Runs:
-    """Read ``<output_dir>/<run>/*/metrics.json`` (the three models first, then any other folder)."""
+    """Read ``<output_dir>/<run>/*/metrics.json`` (every registered model kind)."""
     root = resolve_path(config.output_dir) / config.run
     runs = Runs(root)
-    others = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
-    for name in list(MODELS) + [o for o in others if o not in MODELS and o != "feature_nets"]:
-        path = root / name / "metrics.json"
+    for name in model_names():
+        path = root / name / METRICS
         if path.is_file():
             runs.metrics[name], runs.dirs[name] = read_json(path), path.parent
-        elif name in MODELS:
-            runs.missing[name] = (f"no {_shown(path)} (run {NOTEBOOKS[name]}.ipynb with run = '{config.run}', "
+        else:
+            runs.missing[name] = (f"no {_shown(path)} (run its notebook with run = '{config.run}', "
                                   f"or python -m genlab train {name} -p run={config.run})")
     return runs
 
@@ -126,7 +128,7 @@ def value(runs: Runs, name: str, key: str) -> float | None:
         mem = m.get("peak_memory_mb") or {}
         return mem.get((m.get("eval") or {}).get("setting"), next(iter(mem.values()), None))
     if key == "instability":
-        return instability(runs.dirs[name] / "history.csv")
+        return instability(runs.dirs[name] / HISTORY)
     return m.get(key)
 
 
@@ -198,21 +200,20 @@ def quality_vs_speed(runs: Runs, metric: str = "fd") -> pd.DataFrame:
         speeds = m.get("seconds_per_100") or {}
         for setting, vals in (m.get("by_setting") or {}).items():
             if setting in speeds and metric in vals:
-                steps = int(setting.rsplit("_", 1)[1]) if setting.rsplit("_", 1)[-1].isdigit() else None
-                rows.append({"model": NAMES.get(name, name), "setting": setting, "steps": steps,
+                sampler, steps = split_setting(setting)
+                rows.append({"model": NAMES.get(name, name), "setting": setting, "sampler": sampler, "steps": steps,
                              "seconds per 100": speeds[setting], metric: vals[metric]})
     return pd.DataFrame(rows)
 
 
 def plot_quality_vs_speed(runs: Runs, metric: str = "fd"):
-    """Quality against sampling cost; settings of one sampler (e.g. ddim_10, ddim_50) joined as a curve."""
+    """Quality against sampling cost; settings of one sampler (e.g. ddim-10, ddim-50) joined as a curve."""
     df = quality_vs_speed(runs, metric)
     if df.empty:
         print(f"no model has both seconds_per_100 and {metric} for a sampler setting: nothing to plot")
         return None
     fig, ax = plt.subplots(figsize=(6, 3.8))
     sns.scatterplot(data=df, x="seconds per 100", y=metric, hue="model", style="model", s=70, ax=ax)
-    df["sampler"] = df["setting"].str.rsplit("_", n=1).str[0]
     for (_, sampler), grp in df[df["steps"].notna()].groupby(["model", "sampler"]):
         grp = grp.sort_values("steps")
         if len(grp) > 1:
@@ -234,7 +235,7 @@ def plot_quality_vs_speed(runs: Runs, metric: str = "fd"):
 
 def plot_losses(runs: Runs, smooth: int = 5):
     """Each model's loss columns from history.csv (own panel: losses of different models differ in kind)."""
-    found = [(n, runs.dirs[n] / "history.csv") for n in runs.metrics if (runs.dirs[n] / "history.csv").is_file()]
+    found = [(n, runs.dirs[n] / HISTORY) for n in runs.metrics if (runs.dirs[n] / HISTORY).is_file()]
     if not found:
         print("no history.csv found: nothing to plot")
         return None
@@ -258,21 +259,21 @@ def plot_samples(runs: Runs, config: CompareConfig):
     Models are rebuilt from ``checkpoint.pt``; without one, the last saved sample grid is shown.
     """
     from PIL import Image
-    from .cli import load_trained
-    from .data import balanced_labels
-    from .plots import make_grid
+    from ..data import balanced_labels
+    from ..models import load_trained
+    from ..plots import make_grid
     if not runs.metrics:
         print("no model found: nothing to show")
         return None
     fig, axes = plt.subplots(1, len(runs.metrics), figsize=(4 * len(runs.metrics), 4), squeeze=False)
     for ax, name in zip(axes[0], runs.metrics):
-        ckpt, title = runs.dirs[name] / "checkpoint.pt", NAMES.get(name, name)
+        ckpt, title = runs.dirs[name] / CHECKPOINT, NAMES.get(name, name)
         if ckpt.is_file():
             trained = load_trained(ckpt, config.device)
             k = trained.num_classes
             n = config.samples_per_class * (k or 8)
             labels = balanced_labels(n, k) if k else None
-            grid = make_grid(trained.generate(n, labels=labels, seed=config.seed), nrow=k or 8).permute(1, 2, 0)
+            grid = make_grid(trained.sample(n, labels=labels, seed=config.seed), nrow=k or 8).permute(1, 2, 0)
             title += " (class per column)" if k else " (unconditional)"
         else:
             saved = sorted((runs.dirs[name] / "samples").glob("*.png"))
@@ -296,8 +297,8 @@ def sweep_table(config: CompareConfig, model: str = "dcgan") -> pd.DataFrame | s
         return "no sweep requested (set the parameter sweep to a folder name under output_dir)"
     root = resolve_path(config.output_dir) / config.sweep
     rows = []
-    for path in sorted(root.glob(f"*/{model}/metrics.json")):
-        cfg_path = path.parent / "config.json"
+    for path in sorted(root.glob(f"*/{model}/{METRICS}")):
+        cfg_path = path.parent / CONFIG
         cfg = read_json(cfg_path) if cfg_path.is_file() else {}
         m = read_json(path)
         rows.append({"task": path.parent.parent.name, **{k: v for k, v in cfg.items() if not isinstance(v, (dict, list))},

@@ -1,14 +1,12 @@
-"""What a training run reports while it runs: progress lines, ``history.csv`` and TensorBoard."""
+"""What a training run reports while it runs: progress lines, ``history.csv`` and TensorBoard (imported lazily)."""
 
 from __future__ import annotations
 
 import csv
-import json
 import math
 import time
 from pathlib import Path
-
-import torch
+from typing import Any
 
 from .files import atomic_write
 
@@ -100,34 +98,10 @@ class TensorBoard:
             for k, v in values.items():
                 self.writer.add_scalar(k, v, step)
 
-    def image(self, tag: str, step: int, grid_uint8: torch.Tensor) -> None:
+    def image(self, tag: str, step: int, grid_uint8: Any) -> None:
         if self.writer:
             self.writer.add_image(tag, grid_uint8, step)
 
     def close(self) -> None:
         if self.writer:
             self.writer.close()
-
-
-class RunFiles:
-    """What a trained model's run folder holds; mixed into each model's ``Trained*`` class (needs ``run_dir``)."""
-
-    run_dir: Path
-
-    @property
-    def history_path(self) -> Path:
-        return self.run_dir / "history.csv"
-
-    @property
-    def sample_paths(self) -> list[Path]:
-        """Grids saved during training, in step order (``samples/step_XXXXXX.png``)."""
-        return sorted((self.run_dir / "samples").glob("step_*.png"))
-
-    def sample_titles(self) -> list[str]:
-        """'epoch E' for each saved grid (grids are named by step)."""
-        m = self.metrics()
-        steps_per_epoch = m["steps"] / m["epochs"]
-        return [f"epoch {int(p.stem.split('_')[1]) / steps_per_epoch:.0f}" for p in self.sample_paths]
-
-    def metrics(self) -> dict:
-        return json.loads((self.run_dir / "metrics.json").read_text())

@@ -7,50 +7,22 @@
   With ``noise=None`` the noise scale is ``sqrt(step_size)``: the exact discretisation
   whose stationary law approaches ``exp(-E(x)) / Z`` (eq-boltzmann) as the step shrinks.
   Image EBMs use a much smaller noise (Du & Mordatch, 2019): a low-temperature sampler.
-- :func:`input_gradients_only`: the context the sampler runs in. Parameters stop
-  requiring gradients, the model is put in eval mode and grad mode is switched on;
-  on exit ``requires_grad``, ``training`` and the global grad mode are restored.
+- The sampler runs the model inside ``frozen(model, grad=True)`` (genlab.sampling.frozen): eval
+  mode, parameters that take no gradient, grad mode on; all restored on exit.
 - :class:`ReplayBuffer`: persistent chains (Du & Mordatch, 2019). Each batch starts from
   stored samples, a fraction ``reinit`` of which is replaced by fresh uniform noise.
 """
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Callable, Iterator
+from typing import Callable
 
 import torch
 from torch import nn
 
+from .frozen import frozen
+
 EnergyFn = Callable[[torch.Tensor], torch.Tensor]
-
-
-@contextmanager
-def input_gradients_only(model: nn.Module | None) -> Iterator[None]:
-    """Freeze ``model``'s parameters and enable grad mode; restore everything on exit.
-
-    Inside, ``grad_x E`` can be computed (grad mode on, x requires grad) while the
-    parameters neither require nor accumulate gradients. On exit each parameter's
-    ``requires_grad``, the model's ``training`` flag and the global grad mode are
-    restored, also when the body raises.
-    """
-    grad_mode = torch.is_grad_enabled()
-    params = list(model.parameters()) if model is not None else []
-    flags = [p.requires_grad for p in params]
-    was_training = model.training if model is not None else False
-    try:
-        for p in params:
-            p.requires_grad_(False)
-        if model is not None:
-            model.eval()
-        torch.set_grad_enabled(True)
-        yield
-    finally:
-        torch.set_grad_enabled(grad_mode)
-        for p, flag in zip(params, flags):
-            p.requires_grad_(flag)
-        if model is not None:
-            model.train(was_training)
 
 
 def energy_grad(energy: EnergyFn, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -79,7 +51,7 @@ def langevin(energy: EnergyFn, x: torch.Tensor, steps: int, step_size: float, no
     (in-painting). ``every > 0`` also returns the list of snapshots ``[x_0, x_every, ...,
     x_steps]``. ``generator`` (on x's device) makes the noise reproducible without touching
     the global RNG. If ``energy`` is an ``nn.Module`` (or ``model`` is given) the sampler
-    runs inside :func:`input_gradients_only` for it, so the model is left as it was found.
+    runs inside :func:`genlab.sampling.frozen.frozen` (grad on) for it, so the model is left as it was found.
     """
     if steps < 0:
         raise ValueError(f"parameter 'steps' = {steps} must be >= 0")
@@ -94,7 +66,7 @@ def langevin(energy: EnergyFn, x: torch.Tensor, steps: int, step_size: float, no
     if data_range is not None:
         x.clamp_(*data_range)
     snaps = [x.clone()] if every else []
-    with input_gradients_only(model):
+    with frozen(model, grad=True):
         for k in range(1, steps + 1):
             _, g = energy_grad(energy, x)
             if grad_clamp is not None:
@@ -142,7 +114,12 @@ class ReplayBuffer:
     def sample(self, batch_size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(x: B x C x H x W chain starts, idx: B buffer slots, fresh: B bool, True = re-initialised)."""
         device = self.images.device
-        idx = torch.randint(len(self), (batch_size,), device=device)
+        if batch_size > len(self):
+            raise ValueError(f"a batch of {batch_size} chains needs a replay buffer at least that big "
+                             f"(buffer_size = {len(self)}); raise buffer_size or lower batch_size")
+        # distinct slots: writing chains back to a repeated slot would keep an arbitrary one of them,
+        # and which one is not deterministic (a resumed run would drift from an uninterrupted one)
+        idx = torch.randperm(len(self), device=device)[:batch_size]
         x = self.images[idx]
         fresh = torch.rand(batch_size, device=device) < self.reinit
         x = torch.where(fresh.view(-1, *[1] * (x.dim() - 1)), uniform_noise(x.shape, device), x)

@@ -13,7 +13,7 @@ Metrics and what they expect:
 | ``fid``: standard FID | torchmetrics with Inception-v3, only when its weights are on disk | uint8, 3 x 299 x 299 (resized inside) | lower |
 
 All domain metrics share one feature space (:mod:`genlab.featurenet`): a small classifier trained
-on the training split. Images are uint8 ``N x C x H x W`` (what ``generate`` returns); the feature
+on the training split. Images are uint8 ``N x C x H x W`` (what ``sample`` returns); the feature
 net maps them to [-1, 1] itself. torchmetrics accumulates FID statistics in float64, and we pass
 float64 features to every metric so KID's kernel sums and IS's log-probabilities are float64 too.
 
@@ -37,15 +37,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from .data import balanced_labels, load_dataset
+from ..base.paths import resolve_path
+from ..base.run_folder import RunFolder
+from ..data import balanced_labels, load_dataset
 from .featurenet import FeatureNet, FeatureNetConfig, cache_dir, feature_net
-from .training import resolve_path, update_metrics
 
 INCEPTION_ENV = "GENLAB_INCEPTION_WEIGHTS"
 INCEPTION_FILE = "pt_inception-2015-12-05-6726825d.pth"
-# metric -> True when higher is better (used by the comparison table's "winner" column)
-HIGHER_IS_BETTER = {"fd": False, "kid": False, "fid": False, "is": True, "precision": True, "recall": True,
-                    "class_accuracy": True, "diversity": True}  # diversity: nearest the floor
+# metric -> which way is better: "low", "high", or "floor" (nearest the real-vs-real floor)
+BETTER = {"fd": "low", "kid": "low", "fid": "low", "is": "high", "precision": "high", "recall": "high",
+          "class_accuracy": "high", "diversity": "floor"}
 
 
 # ----------------------------------------------------------------------------- torchmetrics wrappers
@@ -274,7 +275,7 @@ def sample(trained, n: int, seed: int = 0, batch_size: int = 500, options: dict 
     with PeakMemory(torch.device(device)) as mem:
         for i in range(0, n, batch_size):
             lab = labels[i:i + batch_size] if labels is not None else None
-            chunks.append(trained.generate(min(batch_size, n - i), labels=lab, seed=seed + i, **(options or {})))
+            chunks.append(trained.sample(min(batch_size, n - i), labels=lab, seed=seed + i, **(options or {})))
     return torch.cat(chunks), labels, time.perf_counter() - t0, mem
 
 
@@ -286,9 +287,9 @@ def evaluate(trained, n: int = 1000, *, seed: int = 0, setting: str | None = Non
              headline: bool | None = None) -> dict:
     """Evaluate ``n`` samples of a trained model and merge the numbers into its ``metrics.json``.
 
-    ``trained``: what ``genlab.<model>.load``/``train`` return (``generate``, ``num_classes``,
+    ``trained``: a trained model (genlab.models.protocol: ``sample``, ``num_classes``,
     ``config`` with ``dataset``/``data_dir``/``output_dir``, ``run_dir``). ``options`` go to
-    ``generate`` (e.g. ``{"sampler": "ddim", "steps": 10}``); ``setting`` names them (use the
+    ``sample`` (e.g. ``{"sampler": "ddim", "steps": 10}``); ``setting`` names them (use the
     key ``train`` wrote under ``seconds_per_100``, e.g. ``"ddim_10"``): the metrics then land
     under ``by_setting[setting]`` only, while ``setting=None`` (or ``headline=True``) also writes
     the headline numbers.
@@ -343,7 +344,7 @@ def evaluate(trained, n: int = 1000, *, seed: int = 0, setting: str | None = Non
         print(f"[evaluate] real-vs-real floor ({len(test)} held-out): "
               + ", ".join(f"{k} {v:.4g}" for k, v in floor.items() if not k.endswith("_std")), flush=True)
     if write:
-        update_metrics(trained.run_dir, **values)
+        RunFolder(Path(trained.run_dir)).update_metrics(**values)
     return {**model, "floor": floor, "eval": info}
 
 
@@ -352,6 +353,6 @@ def score_table(scores: dict):
     import pandas as pd
     floor = scores.get("floor", {})
     rows = [{"metric": k, "model": v, "real-vs-real floor": floor.get(k),
-             "better": "near floor" if k == "diversity" else "higher" if HIGHER_IS_BETTER[k] else "lower"}
-            for k, v in scores.items() if k in HIGHER_IS_BETTER]
+             "better": {"low": "lower", "high": "higher", "floor": "near floor"}[BETTER[k]]}
+            for k, v in scores.items() if k in BETTER]
     return pd.DataFrame(rows).set_index("metric")

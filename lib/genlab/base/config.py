@@ -17,11 +17,15 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import json
 import types
 import typing
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
+
+import yaml
+
+from .paths import resolve_path
 
 _LITERAL_TYPES = (bool, int, float, str, type(None), list, tuple, dict)
 _IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
@@ -29,10 +33,15 @@ _IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
 
 def param(default: Any, *, low: float | None = None, high: float | None = None,
           low_open: bool = False, choices: tuple | None = None,
-          check: Callable[[str, Any], None] | None = None, help: str = "") -> Any:
-    """A config field with validation metadata (see module docstring)."""
+          check: Callable[[str, Any], None] | None = None, help: str = "",
+          arch: bool = False, resumable: bool = False) -> Any:
+    """A config field with validation metadata (see module docstring).
+
+    ``arch``: the field shapes the networks (a checkpoint's weights only fit the same value).
+    ``resumable``: the field may change when a run resumes (it does not change what is learned).
+    """
     meta = {"low": low, "high": high, "low_open": low_open, "choices": choices,
-            "check": check, "help": help}
+            "check": check, "help": help, "arch": arch, "resumable": resumable}
     if isinstance(default, (list, dict)):
         raise TypeError("use tuples for sequence defaults so configs stay frozen")
     return field(default=default, metadata=meta)
@@ -157,5 +166,92 @@ class Config:
             lines.append(f"{f.name} = {getattr(self, f.name)!r}  # {f.metadata.get('help', '')}")
         return "\n".join(lines)
 
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+    @classmethod
+    def resumable_fields(cls) -> frozenset[str]:
+        """Fields marked ``resumable``: a run may resume with other values of these."""
+        return frozenset(f.name for f in dataclasses.fields(cls) if f.metadata.get("resumable"))
+
+    @classmethod
+    def arch_fields(cls) -> tuple[str, ...]:
+        """Fields marked ``arch``: they fix the networks' shapes."""
+        return tuple(f.name for f in dataclasses.fields(cls) if f.metadata.get("arch"))
+
+    def changed(self) -> dict[str, Any]:
+        """The fields whose value differs from the class default (what a reader needs to see)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if getattr(self, f.name) != f.default}
+
+
+# ----------------------------------------------------------------------------- checks shared by configs
+
+DATASETS = ("mnist5k", "mnist", "fashion_mnist", "cifar10")
+DOWNLOADABLE = ("mnist", "fashion_mnist", "cifar10")
+
+
+def check_dataset(param_name: str, name: str) -> None:
+    """Raise ValueError naming ``param_name`` unless ``name`` is a known dataset."""
+    if name in DATASETS or (name.startswith("folder:") and len(name) > len("folder:")):
+        return
+    raise ValueError(f"parameter '{param_name}': dataset '{name}' unknown; choose one of "
+                     f"{', '.join(DATASETS)}, folder:<path>")
+
+
+def check_device(param_name: str, name: str) -> None:
+    """``name`` must be a device spelling ``genlab.train.devices.select_device`` understands."""
+    if name in ("auto", "cpu", "mps", "cuda") or (name.startswith("cuda:") and name[5:].isdigit()):
+        return
+    raise ValueError(f"parameter '{param_name}' = '{name}' unknown; choose auto, cpu, cuda, cuda:N or mps")
+
+
+@dataclass(frozen=True)
+class RunConfig(Config):
+    """The fields every training run has; a model's config subclasses it and adds its own.
+
+    ``model`` (a class attribute, not a field) names the run folder ``<output_dir>/<run>/<model>``.
+    A subclass redeclares a field to change its default.
+    """
+
+    model = ""
+
+    run: str = param("quick", resumable=True, help="run name: results go to <output_dir>/<run>/<model>")
+    dataset: str = param("mnist5k", check=check_dataset, help="mnist5k, mnist, fashion_mnist, cifar10, folder:<path>")
+    seed: int = param(0, low=0, help="seed for initialisation, batches and fixed noise")
+    epochs: int = param(10, low=1, high=100_000, resumable=True, help="passes over the training split")
+    sample_every: int = param(2, low=0, resumable=True, help="save a sample grid every N epochs (0 = only at the end)")
+    checkpoint_every: int = param(5, low=0, resumable=True, help="checkpoint every N epochs (always at the end)")
+    max_steps: int = param(0, low=0, resumable=True,
+                           help="stop after this many steps in total (0 = epochs decide; for smoke runs)")
+    time_budget_s: float = param(0.0, low=0, resumable=True,
+                                 help="checkpoint and stop after this many seconds (0 = no limit)")
+    eval_samples: int = param(500, low=4, resumable=True, help="samples scored by the evaluation at the end")
+    device: str = param("auto", check=check_device, resumable=True,
+                        help="auto (CUDA, then MPS, then CPU), cpu, cuda, mps")
+    tensorboard: bool = param(False, resumable=True, help="also log scalars and grids to <run dir>/tensorboard")
+    data_dir: str = param("data", resumable=True, help="where downloaded datasets live")
+    output_dir: str = param("outputs", resumable=True,
+                            help="root of all runs (relative paths: from the project root)")
+
+    @property
+    def run_dir(self) -> Path:
+        return resolve_path(self.output_dir) / self.run / self.model
+
+    def total_steps(self, steps_per_epoch: int) -> int:
+        total = self.epochs * steps_per_epoch
+        return min(self.max_steps, total) if self.max_steps else total
+
+
+def parse_assignments(items: list[str] | None) -> dict[str, Any]:
+    """``["lr=1e-3", "conditional=false"]`` -> ``{"lr": 0.001, "conditional": False}`` (YAML values)."""
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ValueError(f"-p {item!r}: write parameters as name=value, e.g. -p epochs=5")
+        key, value = item.split("=", 1)
+        parsed = yaml.safe_load(value)
+        if isinstance(parsed, str):  # YAML 1.1 reads 2e-4 (no dot) as a string; a number was meant
+            try:
+                parsed = float(parsed)
+            except ValueError:
+                pass
+        out[key.strip()] = parsed
+    return out

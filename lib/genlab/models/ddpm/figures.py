@@ -9,10 +9,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from .data import balanced_labels, load_dataset, to_float, to_uint8
-from .diffusion import GaussianDiffusion
-from .plots import class_grid, make_grid, strip
-from .training import resolve_path
+from ...base.paths import resolve_path
+from ...data import balanced_labels, load_dataset, to_float, to_uint8
+from ...plots import make_grid, strip
+from ...sampling.diffusion import GaussianDiffusion
+from ..protocol import split_setting
 
 
 def _imshow(ax, grid: torch.Tensor, title: str | None = None) -> None:
@@ -71,8 +72,8 @@ def show_trajectory(trained, label: int = 3, seed: int = 0, frames: int = 8, sam
             ts.append(t)
 
     labels = torch.tensor([label]) if trained.num_classes else None
-    final = to_uint8(trained.sample(1, labels, seed, sampler=sampler, steps=steps if sampler == "ddim" else None,
-                                    callback=callback)).cpu()
+    options = trained.check_options({"sampler": sampler} if sampler == "ddpm" else {"sampler": sampler, "steps": steps})
+    final = to_uint8(trained.sample_x0(1, labels, seed, **options, callback=callback)).cpu()
     fig, axes = plt.subplots(2, len(xs) + 1, figsize=(1.3 * (len(xs) + 1), 3.0), squeeze=False)
     for j, (x, x0, t) in enumerate(zip(xs, x0s, ts)):
         _imshow(axes[0, j], x[0], f"$x_t$, t={t + 1}")
@@ -85,19 +86,19 @@ def show_trajectory(trained, label: int = 3, seed: int = 0, frames: int = 8, sam
     return fig
 
 
-def _setting_order(name: str) -> tuple[int, int]:
-    sampler, steps = name.split("-")
-    return (sampler == "ddpm", int(steps))
+def _setting_order(name: str) -> tuple[bool, int]:
+    sampler, steps = split_setting(name)
+    return (sampler == "ddpm", steps or 0)
 
 
 def show_sampler_comparison(trained):
-    """The timing grids of :func:`genlab.ddpm.train` side by side, titled with seconds per 100 images."""
+    """The timing grids written after training side by side, titled with seconds per 100 images."""
     from PIL import Image
     seconds = trained.metrics().get("seconds_per_100", {})
     paths = trained.sampler_paths()
     names = sorted((n for n in paths if n in seconds), key=_setting_order)
     if not names:
-        raise ValueError(f"no sampler timing grids in {trained.run_dir / 'samples'}: run ddpm.train first")
+        raise ValueError(f"no sampler timing grids in {trained.run_dir / 'samples'}: train the DDPM first")
     fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3.6), squeeze=False)
     for ax, name in zip(axes[0], names):
         with Image.open(paths[name]) as im:
@@ -130,19 +131,8 @@ def show_guidance(trained, scales=(0.0, 1.0, 3.0), per_class: int = 3, seed: int
     labels = balanced_labels(per_class * k, k)
     fig, axes = plt.subplots(1, len(scales), figsize=(3.6 * len(scales), 0.45 * per_class + 1.4), squeeze=False)
     for ax, w in zip(axes[0], scales):
-        images = trained.generate(len(labels), labels=labels, seed=seed, steps=steps, guidance=float(w))
+        images = trained.sample(len(labels), labels=labels, seed=seed, steps=steps, guidance=float(w))
         _imshow(ax, make_grid(images, nrow=k), f"guidance w = {w:g}" + {0: " (unconditional)",
                                                                          1: " (conditional)"}.get(w, ""))
     fig.tight_layout()
     return fig
-
-
-def show_class_grid(trained, per_class: int = 8, seed: int = 0, steps: int = 50):
-    """Samples with one column per class (a plain grid for an unconditional model)."""
-    from .plots import show_grid
-    if not trained.num_classes:
-        return show_grid(trained.generate(per_class * 8, seed=seed, steps=steps), title="samples (unconditional)")
-    labels = balanced_labels(per_class * trained.num_classes, trained.num_classes)
-    images = trained.generate(len(labels), labels=labels, seed=seed, steps=steps)
-    return class_grid(images, labels, trained.class_names, per_class,
-                      title=f"one class per column (DDIM-{steps}, w = {trained.config.guidance:g})")

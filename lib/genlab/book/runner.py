@@ -41,8 +41,8 @@ from typing import Any, Iterable
 
 import yaml
 
-from .runlog import format_seconds
-from .training import project_root
+from ..base.paths import project_root
+from ..base.runlog import format_seconds
 
 KERNEL_NAME = "genlab"
 PROFILES = ("quick", "smoke", "full")

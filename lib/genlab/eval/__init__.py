@@ -1,0 +1,1 @@
+"""Evaluation: the feature net, the metrics, the comparison of models."""

@@ -1,0 +1,22 @@
+"""Every parameter of a DCGAN run (the notebook's ``parameters`` cell)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ...base.config import RunConfig, param
+from .nets import IMAGE_SIZES
+
+
+@dataclass(frozen=True)
+class DCGANConfig(RunConfig):
+    model = "dcgan"
+
+    image_size: int = param(28, choices=IMAGE_SIZES, arch=True, help="training resolution in pixels")
+    conditional: bool = param(True, arch=True, help="class-conditional generator and discriminator")
+    latent_dim: int = param(64, low=2, high=1024, arch=True, help="size of the noise vector z")
+    base_channels: int = param(32, low=8, high=512, arch=True, help="width of the first conv layer (doubles per stage)")
+    batch_size: int = param(64, low=2, high=8192, help="images per step")
+    lr: float = param(2e-4, low=0, low_open=True, high=1, help="Adam learning rate (both networks)")
+    beta1: float = param(0.5, low=0, high=0.999, help="Adam beta1 (0.5 as in the DCGAN paper)")
+    ema_decay: float = param(0.0, low=0, high=0.9999, help="EMA of generator weights for sampling (0 = off)")

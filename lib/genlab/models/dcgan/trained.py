@@ -1,0 +1,69 @@
+"""A trained DCGAN generator, ready to sample (the :class:`~genlab.models.protocol.TrainedModel` protocol)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ...data import to_uint8
+from ...train.checkpoint import load_checkpoint
+from ...train.devices import count_parameters, select_device
+from ..protocol import TrainedBase
+from .config import DCGANConfig
+from .nets import Generator, build
+
+
+class TrainedDCGAN(TrainedBase):
+    """A generator (EMA weights when the run kept them) with the config and run folder it came from."""
+
+    kind = "dcgan"
+
+    def __init__(self, generator: Generator, config: DCGANConfig, run_dir: Path, class_names: tuple[str, ...],
+                 device: torch.device, step: int = 0):
+        self.generator, self.config, self.run_dir = generator.eval(), config, Path(run_dir)
+        self.class_names, self.device, self.step = class_names, device, step
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, device: str = "auto") -> "TrainedDCGAN":
+        """Rebuild the generator from ``checkpoint.pt`` (its config is stored inside)."""
+        path = Path(path)
+        ckpt = load_checkpoint(path)
+        config = DCGANConfig.from_dict(ckpt["config"])
+        dev = select_device(device)
+        meta = ckpt["meta"]
+        gen, _ = build(config, meta["channels"], meta["num_classes"])
+        gen.load_state_dict(ckpt["ema"]["shadow"] if ckpt.get("ema") else ckpt["model"]["generator"])
+        return cls(gen.to(dev), config, path.parent, tuple(meta["class_names"]), dev, int(ckpt["step"]))
+
+    @property
+    def num_classes(self) -> int:
+        return self.generator.num_classes
+
+    def image_shape(self) -> tuple[int, int, int]:
+        return (self.generator.channels, self.generator.image_size, self.generator.image_size)
+
+    def parameter_count(self) -> int:
+        return count_parameters(self.generator)
+
+    def latents(self, n: int, seed: int = 0) -> torch.Tensor:
+        """z: n x latent_dim, drawn on the CPU from ``seed`` (the same on every device)."""
+        g = torch.Generator().manual_seed(seed)
+        return torch.randn(n, self.generator.latent_dim, generator=g).to(self.device)
+
+    @torch.no_grad()
+    def decode(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        """uint8 images G(z, y) on the CPU."""
+        y = labels.to(self.device) if labels is not None else None
+        return to_uint8(self.generator(z.to(self.device), y)).cpu()
+
+    def _sample(self, n: int, labels: torch.Tensor | None, seed: int, **options: Any) -> torch.Tensor:
+        return self.decode(self.latents(n, seed), labels)
+
+    def interpolate(self, steps: int = 10, label: int = 0, seed: int = 0) -> torch.Tensor:
+        """uint8 images along a straight line between two latent vectors (fixed class)."""
+        za, zb = self.latents(2, seed)
+        w = torch.linspace(0, 1, steps, device=self.device)[:, None]
+        labels = torch.full((steps,), label, dtype=torch.int64) if self.num_classes else None
+        return self.decode((1 - w) * za + w * zb, labels)

@@ -1,0 +1,1 @@
+"""Samplers: diffusion (schedules, one loop with per-sampler steps) and Langevin dynamics."""

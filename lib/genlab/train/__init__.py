@@ -1,0 +1,1 @@
+"""Training: the fit loop, checkpoints, EMA, stop signals, devices and RNG, timing."""

@@ -1,0 +1,135 @@
+"""The one training loop of every model: train-or-resume, logging, grids, checkpoints, stops.
+
+A model builds its networks and optimizers into a :class:`TrainState`, writes a ``step_fn``
+(one optimisation step on one batch, returning scalars) and calls :func:`fit`. ``fit``
+resumes from the run folder's checkpoint when there is one (refusing a run whose stored
+config differs), logs ``history.csv``, writes sample grids, checkpoints atomically, stops
+cleanly on non-finite values (keeping the last good checkpoint) and on SIGUSR1 or a time
+budget (saving a checkpoint first, so a requeued job resumes).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from ..base.config import RunConfig
+from ..base.files import write_json
+from ..base.run_folder import RunFolder
+from ..base.runlog import History, Progress, TensorBoard, format_seconds
+from ..data import DeviceBatches
+from ..plots import make_grid, save_grid
+from .checkpoint import RunMismatchError, TrainState, check_resumable, load_checkpoint, save_checkpoint
+from .devices import set_rng_state
+from .signals import TrainingInterrupted, stop_on_sigusr1, stop_requested
+
+StepFn = Callable[[int, torch.Tensor, torch.Tensor], dict[str, Any]]
+
+
+class DivergenceError(FloatingPointError):
+    """Training produced non-finite values; the last good checkpoint was kept."""
+
+
+@dataclass
+class FitResult:
+    run_dir: Path
+    step: int
+    total_steps: int
+    train_seconds: float
+    resumed_from: int
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def fit(config: RunConfig, state: TrainState, step_fn: StepFn, batches: DeviceBatches, *,
+        meta: dict[str, Any], sample_fn: Callable[[int], torch.Tensor] | None = None,
+        divergence_hint: str = "lower the learning rate", log_every: int = 10) -> FitResult:
+    """Train ``state`` as ``config`` says (run folder, epochs/max_steps, cadences, budget), or resume.
+
+    ``step_fn(step, x0, y)`` does one optimisation step on a batch (x0: B x C x H x W in
+    [-1, 1], y: B labels) and returns scalars to log (tensors are fine; they are read
+    once per log). ``sample_fn(step)`` returns uint8 images (N x C x H x W) for a grid
+    saved as ``samples/step_XXXXXX.png``; it must not consume the global RNG. ``meta``
+    (JSON-able: channels, class names, ...) is stored in the checkpoint to rebuild the model.
+    """
+    name, folder = config.model, RunFolder(config.run_dir)
+    steps_per_epoch = batches.steps_per_epoch
+    total_steps = config.total_steps(steps_per_epoch)
+    sample_every, checkpoint_every = config.sample_every * steps_per_epoch, config.checkpoint_every * steps_per_epoch
+    folder.path.mkdir(parents=True, exist_ok=True)
+    start, train_seconds = 0, 0.0
+    if folder.checkpoint.exists():
+        ckpt = load_checkpoint(folder.checkpoint, map_location="cpu")
+        if ckpt.get("model_name", name) != name:
+            raise RunMismatchError(f"{folder.path} holds a '{ckpt.get('model_name')}' run, not '{name}'; "
+                                   f"choose another 'run' name")
+        check_resumable(folder.path, ckpt["config"], config)
+        state.restore(ckpt)
+        set_rng_state(ckpt["rng"])
+        start, train_seconds = int(ckpt["step"]), float(ckpt.get("train_seconds", 0.0))
+        print(f"[{name}] resuming {folder.path} from step {start} "
+              f"({format_seconds(train_seconds)} trained so far)", flush=True)
+    write_json(folder.config, {**config.to_dict(), "model": name, "meta": meta})
+    history = History(folder.history)
+    history.truncate(start)
+    tb = TensorBoard(folder.tensorboard if config.tensorboard else None)
+    progress = Progress(total_steps, name, start=start)
+
+    def save(step: int) -> None:
+        if not state.all_finite():
+            raise DivergenceError(f"[{name}] parameters became non-finite before step {step}; the last good "
+                                  f"checkpoint in {folder.checkpoint} was kept. Try: {divergence_hint}")
+        save_checkpoint(folder.checkpoint, state.checkpoint(name, config.to_dict(), step, train_seconds, meta))
+        history.save()
+
+    for m in state.modules.values():
+        m.train()
+    sums: dict[str, Any] = {}
+    count, t_call, step = 0, time.perf_counter(), start
+    try:
+        with stop_on_sigusr1():
+            while step < total_steps:
+                t0 = time.perf_counter()
+                x0, y = batches.batch(step)
+                scalars = step_fn(step, x0, y)
+                for k, v in scalars.items():
+                    sums[k] = sums.get(k, 0.0) + (v.detach() if torch.is_tensor(v) else v)
+                count += 1
+                step += 1
+                train_seconds += time.perf_counter() - t0
+                if step % log_every == 0 or step == total_steps:
+                    means = {k: float(v) / count for k, v in sums.items()}
+                    bad = [k for k, v in means.items() if not math.isfinite(v)]
+                    if bad:
+                        raise DivergenceError(
+                            f"[{name}] non-finite {', '.join(bad)} at step {step} "
+                            f"({', '.join(f'{k}={means[k]}' for k in bad)}); training stopped and the last good "
+                            f"checkpoint in {folder.checkpoint} was kept. Try: {divergence_hint}")
+                    history.append({"step": step, "epoch": step / steps_per_epoch, "seconds": train_seconds, **means})
+                    tb.scalars(step, means)
+                    progress.update(step, means, force=step == total_steps)
+                    sums, count = {}, 0
+                if sample_fn is not None and ((sample_every and step % sample_every == 0) or step == total_steps):
+                    images = sample_fn(step)
+                    save_grid(images, folder.sample_grid(step))
+                    tb.image("samples", step, make_grid(images))
+                if checkpoint_every and step % checkpoint_every == 0 and step < total_steps:
+                    save(step)
+                budget_hit = config.time_budget_s and time.perf_counter() - t_call > config.time_budget_s
+                if (stop_requested() or budget_hit) and step < total_steps:
+                    save(step)
+                    why = ("a stop signal (SIGUSR1)" if stop_requested()
+                           else f"the time budget ({config.time_budget_s:g} s)")
+                    raise TrainingInterrupted(f"[{name}] stopped at step {step}/{total_steps} on {why}; "
+                                              f"checkpoint saved in {folder.checkpoint}: run again to resume")
+            if step > start or not folder.checkpoint.exists():
+                save(step)
+    finally:
+        tb.close()
+        for m in state.modules.values():
+            m.eval()
+    return FitResult(folder.path, step, total_steps, train_seconds, start, history.rows)
