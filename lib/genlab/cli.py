@@ -171,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--out", required=True, help="FILE.pt (images + labels) or FILE.png (grid)")
     sp.add_argument("--device", default="auto")
-    sp.add_argument("--sampler", help="ddpm or ddim (DDPM)")
+    sp.add_argument("--sampler", help="ddim, dpm++ or ddpm (DDPM)")
     sp.add_argument("--spacing", help="uniform or quadratic DDIM timesteps (DDPM)")
     sp.add_argument("--steps", type=int, help="sampling steps (DDPM/DDIM, Langevin)")
     sp.add_argument("--eta", type=float, help="DDIM eta (0 = deterministic)")

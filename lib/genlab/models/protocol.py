@@ -108,15 +108,34 @@ class TrainedModel(Protocol):
 
 
 class TrainedBase:
-    """The shared half of every ``Trained<Model>``: run folder, labels, options, evaluation, summary."""
+    """The shared half of every ``Trained<Model>``: loading, run folder, labels, options, evaluation, summary."""
 
     kind: ClassVar[str] = ""
+    config_class: ClassVar[type[RunConfig]]
     config: RunConfig
     run_dir: Path
     class_names: tuple[str, ...]
     device: torch.device
     step: int
     conditional: ClassVar[bool] = True  # False: the kind never takes labels
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, device: str = "auto"):
+        """The trained model in ``checkpoint.pt`` (its config is stored inside), on ``device``."""
+        from ..train.checkpoint import CheckpointError, load_checkpoint
+        from ..train.devices import select_device
+        path = Path(path)
+        ckpt = load_checkpoint(path)
+        if ckpt.get("model_name", cls.kind) != cls.kind:
+            raise CheckpointError(f"checkpoint {path} holds a '{ckpt['model_name']}' model, not a '{cls.kind}'; "
+                                  f"load it with genlab.models.load_trained, which picks the kind")
+        config = cls.config_class.from_dict(ckpt["config"])
+        return cls.from_state(ckpt, config, path.parent, select_device(device))
+
+    @classmethod
+    def from_state(cls, ckpt: dict[str, Any], config: RunConfig, run_dir: Path, device: torch.device):
+        """Rebuild from a loaded checkpoint dict (networks from ``config`` and ``ckpt["meta"]``)."""
+        raise NotImplementedError
 
     @property
     def folder(self) -> RunFolder:

@@ -25,7 +25,7 @@ from torch import nn
 
 SCHEDULES = ("linear", "cosine")
 PREDICTIONS = ("eps", "v")
-SPACINGS = ("uniform", "quadratic")
+SPACINGS = ("uniform", "quadratic", "leading")
 
 
 def linear_betas(num_steps: int, beta_start: float = 1e-4, beta_end: float = 0.02) -> torch.Tensor:
@@ -53,15 +53,19 @@ def make_betas(schedule: str, num_steps: int, beta_start: float = 1e-4, beta_end
 
 
 def timesteps(num_steps: int, steps: int, spacing: str = "uniform") -> torch.Tensor:
-    """``steps`` increasing timesteps in [0, num_steps-1], always ending at num_steps-1 (pure noise).
+    """``steps`` increasing timesteps in [0, num_steps-1].
 
-    ``uniform``: evenly spaced; ``quadratic`` (DDIM paper): t_i ~ (i/S)^2, denser near t = 0
-    where the image details are decided. ``steps = num_steps`` gives every timestep.
+    ``uniform``: evenly spaced from 0 to num_steps-1 (pure noise); ``quadratic`` (DDIM paper):
+    t_i ~ (i/S)^2, denser near t = 0 where the image details are decided; ``leading``: multiples of
+    num_steps // steps from 0 (diffusers' default for DDIM; it stops short of num_steps-1).
+    ``steps = num_steps`` gives every timestep.
     """
     if not 1 <= steps <= num_steps:
         raise ValueError(f"option 'steps' = {steps} out of range; choose 1..{num_steps} (the model's num_steps)")
     if spacing not in SPACINGS:
         raise ValueError(f"option 'spacing' = {spacing!r} unknown; choose one of {', '.join(SPACINGS)}")
+    if spacing == "leading":
+        return torch.arange(steps) * (num_steps // steps)
     if steps == 1:
         return torch.tensor([num_steps - 1])
     u = torch.linspace(0, 1, steps, dtype=torch.float64)

@@ -8,8 +8,7 @@ from typing import Any
 import torch
 
 from ...data import to_uint8
-from ...train.checkpoint import load_checkpoint
-from ...train.devices import count_parameters, select_device
+from ...train.devices import count_parameters
 from ..protocol import TrainedBase
 from .config import DCGANConfig
 from .nets import Generator, build
@@ -19,6 +18,7 @@ class TrainedDCGAN(TrainedBase):
     """A generator (EMA weights when the run kept them) with the config and run folder it came from."""
 
     kind = "dcgan"
+    config_class = DCGANConfig
 
     def __init__(self, generator: Generator, config: DCGANConfig, run_dir: Path, class_names: tuple[str, ...],
                  device: torch.device, step: int = 0):
@@ -26,16 +26,12 @@ class TrainedDCGAN(TrainedBase):
         self.class_names, self.device, self.step = class_names, device, step
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, device: str = "auto") -> "TrainedDCGAN":
-        """Rebuild the generator from ``checkpoint.pt`` (its config is stored inside)."""
-        path = Path(path)
-        ckpt = load_checkpoint(path)
-        config = DCGANConfig.from_dict(ckpt["config"])
-        dev = select_device(device)
+    def from_state(cls, ckpt: dict[str, Any], config: DCGANConfig, run_dir: Path, device: torch.device):
+        """The generator (EMA weights when kept) from a loaded checkpoint."""
         meta = ckpt["meta"]
         gen, _ = build(config, meta["channels"], meta["num_classes"])
         gen.load_state_dict(ckpt["ema"]["shadow"] if ckpt.get("ema") else ckpt["model"]["generator"])
-        return cls(gen.to(dev), config, path.parent, tuple(meta["class_names"]), dev, int(ckpt["step"]))
+        return cls(gen.to(device), config, run_dir, tuple(meta["class_names"]), device, int(ckpt["step"]))
 
     @property
     def num_classes(self) -> int:

@@ -8,6 +8,7 @@ from ...base.config import RunConfig, param
 from ...sampling.diffusion import PREDICTIONS, SCHEDULES
 
 AMP = ("auto", "bf16", "off")
+SAMPLERS = ("ddim", "dpm++", "ddpm")  # DDIM, DPM-Solver++(2M), ancestral DDPM over all num_steps
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,9 @@ class DDPMConfig(RunConfig):
     ema_decay: float = param(0.995, low=0, high=0.99999, help="EMA decay of the weights used for sampling")
     amp: str = param("auto", choices=AMP, resumable=True, help="bf16 autocast: auto (CUDA, CPUs with native bf16), bf16, off")
     guidance: float = param(3.0, low=0, high=50, resumable=True, help="default guidance scale w (0 uncond, 1 cond, >1 guided)")
+    sampler: str = param("ddim", choices=SAMPLERS, resumable=True,
+                         help="default sampler: ddim, dpm++ (DPM-Solver++ 2M) or ddpm (all num_steps steps)")
+    sampler_steps: int = param(50, low=1, resumable=True, help="default steps of the ddim and dpm++ samplers (at most num_steps)")
     eta: float = param(0.0, low=0, high=1, resumable=True, help="default DDIM eta: 0 deterministic, 1 fresh noise every step")
     sample_steps: int = param(20, low=1, resumable=True, help="DDIM steps for the grids saved during training")
     ddim_steps: tuple[int, ...] = param((10, 20, 50, 100), low=1, resumable=True, help="DDIM step counts timed at the end")

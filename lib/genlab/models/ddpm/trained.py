@@ -12,15 +12,12 @@ import torch
 from ...data import to_uint8
 from ...plots import save_grid
 from ...sampling.diffusion import SPACINGS, GaussianDiffusion
-from ...sampling.samplers import DDIM, Ancestral, Callback, sample
-from ...train.checkpoint import load_checkpoint
-from ...train.devices import count_parameters, select_device
+from ...sampling.samplers import DDIM, Ancestral, Callback, DPMSolverPP, sample
+from ...train.devices import count_parameters
 from ...train.timing import seconds_per_100
 from ..protocol import Option, TrainedBase, setting_name
-from .config import DDPMConfig
+from .config import SAMPLERS, DDPMConfig
 from .unet import UNet
-
-SAMPLERS = ("ddim", "ddpm")
 
 
 def build(config: DDPMConfig, channels: int, num_classes: int) -> tuple[UNet, GaussianDiffusion]:
@@ -58,6 +55,7 @@ class TrainedDDPM(TrainedBase):
     """An EMA U-Net and its diffusion process, ready to sample, with the run it came from."""
 
     kind = "ddpm"
+    config_class = DDPMConfig
 
     def __init__(self, net: UNet, diffusion: GaussianDiffusion, config: DDPMConfig, run_dir: Path,
                  class_names: tuple[str, ...], device: torch.device, step: int = 0):
@@ -66,16 +64,12 @@ class TrainedDDPM(TrainedBase):
         self.device, self.step = device, step
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, device: str = "auto") -> "TrainedDDPM":
-        """Rebuild a trained DDPM (EMA weights) from ``checkpoint.pt`` (its config is stored inside)."""
-        path = Path(path)
-        ckpt = load_checkpoint(path)
-        config = DDPMConfig.from_dict(ckpt["config"])
-        dev = select_device(device)
+    def from_state(cls, ckpt: dict[str, Any], config: DDPMConfig, run_dir: Path, device: torch.device):
+        """The EMA U-Net and its diffusion process from a loaded checkpoint."""
         meta = ckpt["meta"]
         net, diffusion = build(config, meta["channels"], meta["num_classes"])
         net.load_state_dict(ckpt["ema"]["shadow"] if ckpt.get("ema") else ckpt["model"]["unet"])
-        return cls(net.to(dev), diffusion, config, path.parent, tuple(meta["class_names"]), dev, int(ckpt["step"]))
+        return cls(net.to(device), diffusion, config, run_dir, tuple(meta["class_names"]), device, int(ckpt["step"]))
 
     @property
     def num_classes(self) -> int:
@@ -90,12 +84,12 @@ class TrainedDDPM(TrainedBase):
     def sampler_options(self) -> dict[str, Option]:
         c = self.config
         options = [
-            Option("sampler", str, "ddim", "ddim (any number of steps) or ddpm (ancestral, all num_steps steps)",
-                   choices=SAMPLERS),
-            Option("steps", int, 50, f"DDIM steps (the ddpm sampler always runs all {c.num_steps})",
+            Option("sampler", str, c.sampler, "ddim or dpm++ (DPM-Solver++ 2M; any number of steps), or ddpm "
+                   "(ancestral, all num_steps steps)", choices=SAMPLERS),
+            Option("steps", int, min(c.sampler_steps, c.num_steps), f"steps of ddim and dpm++ (ddpm always runs all {c.num_steps})",
                    low=1, high=c.num_steps),
             Option("eta", float, c.eta, "DDIM eta: 0 deterministic, 1 fresh noise at every step", low=0, high=1),
-            Option("spacing", str, "uniform", "DDIM timestep spacing", choices=SPACINGS),
+            Option("spacing", str, "uniform", "timestep spacing of ddim and dpm++", choices=SPACINGS),
         ]
         if self.num_classes:
             options.append(Option("guidance", float, c.guidance,
@@ -104,13 +98,13 @@ class TrainedDDPM(TrainedBase):
         return {o.name: o for o in options}
 
     def sample(self, n: int, labels: torch.Tensor | None = None, seed: int = 0, **options: Any) -> torch.Tensor:
-        if options.get("sampler") == "ddpm":
+        if options.get("sampler", self.config.sampler) == "ddpm":
             if options.get("steps") not in (None, self.diffusion.num_steps):
                 raise ValueError(f"option 'steps' = {options['steps']}: the ddpm sampler runs all "
                                  f"{self.diffusion.num_steps} steps; for fewer use sampler='ddim' (eta=1 is its "
                                  f"stochastic version)")
-            if options.get("eta") is not None:
-                raise ValueError("option 'eta' belongs to the DDIM sampler; use sampler='ddim'")
+        if options.get("sampler", self.config.sampler) != "ddim" and options.get("eta") is not None:
+            raise ValueError("option 'eta' belongs to the DDIM sampler; use sampler='ddim'")
         return super().sample(n, labels, seed, **options)
 
     def _sample(self, n: int, labels: torch.Tensor | None, seed: int, **options: Any) -> torch.Tensor:
@@ -120,7 +114,8 @@ class TrainedDDPM(TrainedBase):
                   eta: float = 0.0, spacing: str = "uniform", guidance: float | None = None,
                   callback: Callback | None = None) -> torch.Tensor:
         """n float images in [-1, 1] on the model's device, options already checked (see :meth:`sample`)."""
-        method = Ancestral() if sampler == "ddpm" else DDIM(steps, eta, spacing)
+        method = {"ddpm": lambda: Ancestral(), "ddim": lambda: DDIM(steps, eta, spacing),
+                  "dpm++": lambda: DPMSolverPP(steps, spacing)}[sampler]()
         y = labels.to(self.device) if labels is not None else None
         with autocast(self.device, self.config.amp):
             return sample(self.diffusion, self.net, (n, *self.image_shape()), method, y=y,
@@ -128,7 +123,8 @@ class TrainedDDPM(TrainedBase):
                           generator=torch.Generator().manual_seed(seed), device=self.device, callback=callback)
 
     def eval_settings(self) -> list[tuple[str, dict[str, Any]]]:
-        return [(setting_name("ddim", s), {"sampler": "ddim", "steps": s}) for s in self.config.eval_steps]
+        sampler = "ddim" if self.config.sampler == "ddpm" else self.config.sampler
+        return [(setting_name(sampler, s), {"sampler": sampler, "steps": s}) for s in self.config.eval_steps]
 
     def timed_sample(self, sampler: str, steps: int, n: int = 100, seed: int = 0) -> tuple[float, torch.Tensor]:
         """(wall-clock seconds per 100 images, the n uint8 images) for one sampler setting."""

@@ -50,7 +50,7 @@ def train(config: DDPMConfig) -> TrainedDDPM:
 
     def sample_fn(step: int) -> torch.Tensor:
         # EMA weights, own generator: the global RNG (batches, noise of the loss) is untouched.
-        return trained.sample(fixed_n, labels=fixed_y, seed=config.seed + 1, steps=config.sample_steps)
+        return trained.sample(fixed_n, labels=fixed_y, seed=config.seed + 1, sampler="ddim", steps=config.sample_steps)
 
     result = fit(config, state, step_fn, batches, meta=data.meta(), sample_fn=sample_fn,
                  divergence_hint="lower lr (e.g. 2e-4), keep grad_clip = 1 and check the data range")

@@ -18,8 +18,7 @@ from ...base.paths import resolve_path
 from ...data import load_dataset, to_float, to_uint8
 from ...sampling.frozen import frozen
 from ...sampling.langevin import langevin, uniform_noise
-from ...train.checkpoint import load_checkpoint
-from ...train.devices import count_parameters, select_device
+from ...train.devices import count_parameters
 from ..protocol import Option, TrainedBase
 from .config import EBMConfig
 from .nets import build
@@ -39,6 +38,7 @@ class TrainedEBM(TrainedBase):
     """An energy network ready to sample, with the config, run directory and replay buffer it came from."""
 
     kind = "ebm"
+    config_class = EBMConfig
     num_classes = 0  # unconditional: samples take no labels
 
     def __init__(self, net: nn.Module, config: EBMConfig, run_dir: Path, class_names: tuple[str, ...],
@@ -48,18 +48,13 @@ class TrainedEBM(TrainedBase):
         self._test = None
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, device: str = "auto") -> "TrainedEBM":
-        """Rebuild a trained energy network and its replay buffer from ``checkpoint.pt``."""
-        path = Path(path)
-        ckpt = load_checkpoint(path)
-        config = EBMConfig.from_dict(ckpt["config"])
-        dev = select_device(device)
-        meta = ckpt["meta"]
-        net = build(config, meta["channels"])
+    def from_state(cls, ckpt: dict[str, Any], config: EBMConfig, run_dir: Path, device: torch.device):
+        """The energy network and its replay buffer from a loaded checkpoint."""
+        net = build(config, ckpt["meta"]["channels"])
         net.load_state_dict(ckpt["model"]["energy"])
         buffer = (ckpt.get("extra") or {}).get("buffer")
-        return cls(net.to(dev), config, path.parent, tuple(meta["class_names"]), dev, int(ckpt["step"]),
-                   buffer.to(dev) if buffer is not None else None)
+        return cls(net.to(device), config, run_dir, tuple(ckpt["meta"]["class_names"]), device, int(ckpt["step"]),
+                   buffer.to(device) if buffer is not None else None)
 
     @property
     def shape(self) -> tuple[int, int, int]:
