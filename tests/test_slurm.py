@@ -62,13 +62,13 @@ def test_sweep_tasks_cover_the_grid_with_their_own_runs():
 
 def test_sweep_task_lines_read_back_as_numbers():
     """What sweep.sbatch passes as -p NAME=VALUE must parse back to the same values (5e-05 is no YAML float)."""
-    out = subprocess.run([sys.executable, "-m", "genlab.slurm", "sweep-task", str(SWEEP), "0"], cwd=ROOT,
+    out = subprocess.run([sys.executable, "-m", "genlab.book.slurm", "sweep-task", str(SWEEP), "0"], cwd=ROOT,
                          capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(ROOT / "lib")})
     lines = out.stdout.splitlines()
     assert lines[0] == "01_dcgan" and lines[1::2] == ["-p"] * 4
     values = parse_assignments(lines[2::2])
     assert values == {"epochs": 20, "lr": 5e-5, "seed": 0, "run": "dcgan_lr/lr5e-05_seed0"}
-    array = subprocess.run([sys.executable, "-m", "genlab.slurm", "sweep-array", str(SWEEP)], cwd=ROOT,
+    array = subprocess.run([sys.executable, "-m", "genlab.book.slurm", "sweep-array", str(SWEEP)], cwd=ROOT,
                            capture_output=True, text=True, check=True,
                            env={**os.environ, "PYTHONPATH": str(ROOT / "lib")}).stdout.strip()
     assert array == "0-9%4"
