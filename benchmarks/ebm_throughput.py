@@ -65,7 +65,7 @@ def main() -> None:
     nets = {sn: ebm.EnergyNet(args.channels, s, args.base_channels, spectral_norm=sn).to(device) for sn in (False, True)}
     x = torch.rand(b, *shape, device=device) * 2 - 1
     cfg = ebm.EBMConfig(base_channels=args.base_channels, batch_size=b, langevin_steps=k, image_size=s)
-    net = ebm_build(cfg, args.channels).to(device).train()
+    net = ebm_build(cfg, args.channels, 10).to(device).train()
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
     buffer = ReplayBuffer(1024, shape, cfg.reinit, device)
     x_pos = torch.rand(b, *shape, device=device) * 2 - 1

@@ -26,7 +26,9 @@ def test_shapes_for_every_size_and_channel_count(size, channels, classes):
     y = torch.arange(4) % 10 if classes else None
     x = g(torch.randn(4, 16), y)
     assert x.shape == (4, channels, size, size) and x.min() >= -1 and x.max() <= 1
-    assert d(x, y).shape == (4,)
+    logits, classes_out = d(x, y)
+    assert logits.shape == (4,)
+    assert (classes_out.shape == (4, classes)) if classes else classes_out is None
 
 
 def test_conditioning_changes_the_output():

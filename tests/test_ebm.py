@@ -143,6 +143,11 @@ def test_energy_net_sizes(size, channels):
     for sn in (False, True):
         net = ebm.EnergyNet(channels, size, 4, spectral_norm=sn)
         assert net(torch.zeros(2, channels, size, size)).shape == (2,)
+    cond = ebm.EnergyNet(1, 28, 4, num_classes=10)
+    x, y = torch.randn(3, 1, 28, 28), torch.tensor([0, 4, 9])
+    f = cond.logits(x)
+    assert torch.allclose(cond(x, y), -f.gather(1, y[:, None])[:, 0])
+    assert torch.allclose(cond(x), -torch.logsumexp(f, 1))  # E(x) = -log sum_y exp(-E(x, y))
     with pytest.raises(ValueError, match="image_size"):
         ebm.EnergyNet(1, 30)
 

@@ -40,7 +40,7 @@ def energy_grad(energy: EnergyFn, x: torch.Tensor) -> tuple[torch.Tensor, torch.
 def langevin(energy: EnergyFn, x: torch.Tensor, steps: int, step_size: float, noise: float | None = None,
              grad_clamp: float | None = None, data_range: tuple[float, float] | None = (-1.0, 1.0),
              mask: torch.Tensor | None = None, every: int = 0, generator: torch.Generator | None = None,
-             model: nn.Module | None = None) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
+             model: nn.Module | None = None, quench: int = 0) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
     """Run ``steps`` Langevin steps from ``x`` (B x ...) and return the final B x ... samples.
 
     theory/ebm.ipynb eq. (eq-langevin): ``x <- x - (step_size/2) * g + noise * z`` with
@@ -52,6 +52,7 @@ def langevin(energy: EnergyFn, x: torch.Tensor, steps: int, step_size: float, no
     x_steps]``. ``generator`` (on x's device) makes the noise reproducible without touching
     the global RNG. If ``energy`` is an ``nn.Module`` (or ``model`` is given) the sampler
     runs inside :func:`genlab.sampling.frozen.frozen` (grad on) for it, so the model is left as it was found.
+    The last ``quench`` steps add no noise: a zero-temperature finish that removes the chain's speckle.
     """
     if steps < 0:
         raise ValueError(f"parameter 'steps' = {steps} must be >= 0")
@@ -72,7 +73,7 @@ def langevin(energy: EnergyFn, x: torch.Tensor, steps: int, step_size: float, no
             if grad_clamp is not None:
                 g = g.clamp(-grad_clamp, grad_clamp)
             update = -0.5 * step_size * g
-            if sigma > 0:
+            if sigma > 0 and k <= steps - quench:
                 update = update + sigma * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
             x = x + (update if mask is None else update * mask)
             if data_range is not None:

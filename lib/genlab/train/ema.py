@@ -3,10 +3,32 @@
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, Iterable
 
 import torch
 from torch import nn
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(model: nn.Module, batches: Iterable[tuple[torch.Tensor, ...]]) -> nn.Module:
+    """Recompute every BatchNorm's running statistics for the model's current weights.
+
+    An EMA copy averages the weights but inherits the raw model's running statistics, which do not
+    belong to the averaged weights (grey backgrounds, lower accuracy); forward passes over ``batches``
+    in train mode (cumulative averages: ``momentum = None``) give the matching ones. The model comes
+    back in eval mode.
+    """
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+    model.train()
+    for inputs in batches:
+        model(*inputs)
+    for m, momentum in zip(norms, momenta):
+        m.momentum = momentum
+    return model.eval()
 
 
 class EMA:

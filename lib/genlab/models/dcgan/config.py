@@ -19,4 +19,5 @@ class DCGANConfig(RunConfig):
     batch_size: int = param(64, low=2, high=8192, help="images per step")
     lr: float = param(2e-4, low=0, low_open=True, high=1, help="Adam learning rate (both networks)")
     beta1: float = param(0.5, low=0, high=0.999, help="Adam beta1 (0.5 as in the DCGAN paper)")
-    ema_decay: float = param(0.0, low=0, high=0.9999, help="EMA of generator weights for sampling (0 = off)")
+    ac_weight: float = param(0.5, low=0, high=10, help="weight of the auxiliary classifier loss (conditional; 0 = off)")
+    ema_decay: float = param(0.999, low=0, high=0.9999, help="EMA of generator weights for sampling (0 = off)")

@@ -1,7 +1,8 @@
 """DCGAN networks (Radford et al., 2016), optionally class-conditional; plain ``nn.Module``s.
 
 - :class:`Generator`: ``z`` (B x latent_dim) [+ label embedding] -> B x C x H x W in [-1, 1].
-- :class:`Discriminator`: B x C x H x W [+ one-hot label planes] -> B logits.
+- :class:`Discriminator`: B x C x H x W [+ labels] -> B logits (+ class logits): spectral norm,
+  minibatch-std, projection and an auxiliary classifier.
 
 Sizes: 28 px (7 -> 14 -> 28), 32 px (4 -> 8 -> 16 -> 32), 64 px (4 -> ... -> 64); 1 or 3 channels.
 """
@@ -23,7 +24,13 @@ def _stages(image_size: int) -> tuple[int, int]:
 
 
 class Generator(nn.Module):
-    """z: B x latent_dim (+ labels y: B) -> images B x channels x image_size x image_size in [-1, 1]."""
+    """z: B x latent_dim (+ labels y: B) -> images B x channels x image_size x image_size in [-1, 1].
+
+    A transposed-conv stem to base x base, then nearest-neighbour upsampling + 3x3 convolutions
+    (strided transposed convolutions leave checkerboard speckle and broken strokes; Odena et al. 2016),
+    BatchNorm and ReLU, and a last 3x3 convolution to the image. The label enters as a 10-d
+    embedding concatenated to z (a wider one let G ignore z: every sample of a class identical).
+    """
 
     def __init__(self, latent_dim: int = 100, channels: int = 1, image_size: int = 28, base_channels: int = 64,
                  num_classes: int = 0, embed_dim: int = 10):
@@ -36,10 +43,11 @@ class Generator(nn.Module):
         ch = base_channels * 2 ** (n_up - 1)
         layers: list[nn.Module] = [nn.ConvTranspose2d(in_dim, ch, base, 1, 0, bias=False), nn.BatchNorm2d(ch),
                                    nn.ReLU(True)]
-        for _ in range(n_up - 1):
-            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch // 2), nn.ReLU(True)]
+        for _ in range(n_up):
+            layers += [nn.Upsample(scale_factor=2), nn.Conv2d(ch, ch // 2, 3, 1, 1, bias=False),
+                       nn.BatchNorm2d(ch // 2), nn.ReLU(True)]
             ch //= 2
-        layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1, bias=False), nn.Tanh()]
+        layers += [nn.Conv2d(ch, channels, 3, 1, 1), nn.Tanh()]
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
@@ -50,29 +58,50 @@ class Generator(nn.Module):
         return self.net(z[:, :, None, None])
 
 
+class MinibatchStd(nn.Module):
+    """Appends one channel: the mean over features of the batch's standard deviation (Karras et al. 2018).
+
+    D then sees how varied a batch is, which penalises a generator that gives one image per class.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s = x.std(0, unbiased=False).mean()
+        return torch.cat([x, s.expand(x.shape[0], 1, *x.shape[2:])], dim=1)
+
+
 class Discriminator(nn.Module):
-    """images B x C x H x W (+ labels y: B) -> B logits (real > 0). Labels enter as one-hot input planes."""
+    """images B x C x H x W (+ labels y: B) -> (B real/fake logits, B x classes logits or None).
+
+    Spectral norm on every layer (Miyato et al. 2018) instead of BatchNorm, a minibatch-std channel,
+    and for a conditional D a projection term ``<embed(y), h>`` (Miyato & Koyama 2018) plus an
+    auxiliary classifier on the same features h (AC-GAN, Odena et al. 2017).
+    """
 
     def __init__(self, channels: int = 1, image_size: int = 28, base_channels: int = 64, num_classes: int = 0):
         super().__init__()
+        sn = nn.utils.parametrizations.spectral_norm
         base, n_down = _stages(image_size)
         self.image_size, self.num_classes = image_size, num_classes
-        ch_in = channels + num_classes
         ch = base_channels
-        layers: list[nn.Module] = [nn.Conv2d(ch_in, ch, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
+        layers: list[nn.Module] = [sn(nn.Conv2d(channels, ch, 4, 2, 1)), nn.LeakyReLU(0.2, True)]
         for _ in range(n_down - 1):
-            layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch * 2), nn.LeakyReLU(0.2, True)]
+            layers += [sn(nn.Conv2d(ch, ch * 2, 4, 2, 1)), nn.LeakyReLU(0.2, True)]
             ch *= 2
-        layers += [nn.Conv2d(ch, 1, base, 1, 0, bias=False)]
+        layers += [MinibatchStd(), sn(nn.Conv2d(ch + 1, ch, 3, 1, 1)), nn.LeakyReLU(0.2, True), nn.Flatten()]
         self.net = nn.Sequential(*layers)
+        features = ch * base * base
+        self.fc = sn(nn.Linear(features, 1))
+        self.embed = sn(nn.Embedding(num_classes, features)) if num_classes else None
+        self.classify = nn.Linear(features, num_classes) if num_classes else None
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        if self.num_classes:
-            if y is None:
-                raise ValueError("this discriminator is class-conditional: pass labels y (B int64)")
-            planes = F.one_hot(y, self.num_classes).to(x.dtype)[:, :, None, None]
-            x = torch.cat([x, planes.expand(-1, -1, *x.shape[2:])], dim=1)
-        return self.net(x).flatten()
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        h = self.net(x)
+        logits = self.fc(h).flatten()
+        if self.embed is None:
+            return logits, None
+        if y is None:
+            raise ValueError("this discriminator is class-conditional: pass labels y (B int64)")
+        return logits + (self.embed(y) * h).sum(1), self.classify(h)
 
 
 def radford_init(module: nn.Module) -> None:
@@ -85,8 +114,9 @@ def radford_init(module: nn.Module) -> None:
 
 
 def build(config, channels: int, num_classes: int) -> tuple[Generator, Discriminator]:
-    """G and D for a :class:`~genlab.models.dcgan.config.DCGANConfig` and the data's channels and classes."""
+    """G (Radford init) and D (PyTorch's init under spectral norm) for a DCGANConfig and the data."""
     k = num_classes if config.conditional else 0
     gen = Generator(config.latent_dim, channels, config.image_size, config.base_channels, k)
+    gen.apply(radford_init)
     disc = Discriminator(channels, config.image_size, config.base_channels, k)
     return gen, disc

@@ -8,10 +8,25 @@ from typing import Any
 import torch
 
 from ...data import to_uint8
+from ...train.checkpoint import CheckpointError
 from ...train.devices import count_parameters
+from ...train.ema import recalibrate_batchnorm
 from ..protocol import TrainedBase
 from .config import DCGANConfig
 from .nets import Generator, build
+
+
+def recalibrated(gen: Generator, seed: int = 0, batches: int = 20, batch_size: int = 100) -> Generator:
+    """``gen`` (an EMA copy) with BatchNorm statistics recomputed on its own samples (fixed seed: deterministic)."""
+    g = torch.Generator().manual_seed(seed)
+    device = next(gen.parameters()).device
+
+    def inputs():
+        for _ in range(batches):
+            z = torch.randn(batch_size, gen.latent_dim, generator=g).to(device)
+            y = torch.randint(0, gen.num_classes, (batch_size,), generator=g).to(device) if gen.num_classes else None
+            yield z, y
+    return recalibrate_batchnorm(gen, inputs())
 
 
 class TrainedDCGAN(TrainedBase):
@@ -30,8 +45,15 @@ class TrainedDCGAN(TrainedBase):
         """The generator (EMA weights when kept) from a loaded checkpoint."""
         meta = ckpt["meta"]
         gen, _ = build(config, meta["channels"], meta["num_classes"])
-        gen.load_state_dict(ckpt["ema"]["shadow"] if ckpt.get("ema") else ckpt["model"]["generator"])
-        return cls(gen.to(device), config, run_dir, tuple(meta["class_names"]), device, int(ckpt["step"]))
+        try:
+            gen.load_state_dict(ckpt["ema"]["shadow"] if ckpt.get("ema") else ckpt["model"]["generator"])
+        except RuntimeError as exc:
+            raise CheckpointError(f"{run_dir} holds a DCGAN of an older architecture (transposed-conv generator): "
+                                  f"train it again (delete the run folder or pick another 'run' name)") from exc
+        gen = gen.to(device)
+        if ckpt.get("ema"):
+            gen = recalibrated(gen, seed=config.seed)
+        return cls(gen, config, run_dir, tuple(meta["class_names"]), device, int(ckpt["step"]))
 
     @property
     def num_classes(self) -> int:

@@ -15,27 +15,38 @@ from ...train.ema import EMA
 from ...train.fit import fit
 from ...train.timing import seconds_per_100
 from .config import DCGANConfig
-from .nets import Discriminator, Generator, build, radford_init
-from .trained import TrainedDCGAN
+from .nets import Discriminator, Generator, build
+from .trained import TrainedDCGAN, recalibrated
+
+
+def bce(logits: torch.Tensor, target: float) -> torch.Tensor:
+    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
 
 
 def gan_step(gen: Generator, disc: Discriminator, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
-             x0: torch.Tensor, y: torch.Tensor | None) -> dict[str, torch.Tensor]:
+             x0: torch.Tensor, y: torch.Tensor | None, ac_weight: float = 0.0) -> dict[str, torch.Tensor]:
     """One DCGAN update on a real batch x0 (B x C x H x W in [-1, 1], labels y or None): D, then G.
 
-    D minimises BCE(real -> 1, fake -> 0); G uses the non-saturating loss -log D(G(z)).
+    D minimises BCE(real -> 1, fake -> 0) on fakes with the batch's labels; G uses the non-saturating
+    loss -log D(G(z, y')) on fresh z and uniformly drawn labels y'. With ``ac_weight`` > 0 both also
+    minimise the auxiliary classifier's cross-entropy (D on real images only, G on its samples).
     Returns detached scalars: loss_d, loss_g, d_real, d_fake (mean D outputs).
     """
-    z = torch.randn(x0.shape[0], gen.latent_dim, device=x0.device)
-    fake = gen(z, y)
-    logits_real, logits_fake = disc(x0, y), disc(fake.detach(), y)
-    loss_d = (F.binary_cross_entropy_with_logits(logits_real, torch.ones_like(logits_real))
-              + F.binary_cross_entropy_with_logits(logits_fake, torch.zeros_like(logits_fake)))
+    b, device = x0.shape[0], x0.device
+    with torch.no_grad():
+        fake = gen(torch.randn(b, gen.latent_dim, device=device), y)
+    (logits_real, class_real), (logits_fake, _) = disc(x0, y), disc(fake, y)
+    loss_d = bce(logits_real, 1.0) + bce(logits_fake, 0.0)
+    if y is not None and ac_weight:
+        loss_d = loss_d + ac_weight * F.cross_entropy(class_real, y)
     opt_d.zero_grad(set_to_none=True)
     loss_d.backward()
     opt_d.step()
-    logits_gen = disc(fake, y)
-    loss_g = F.binary_cross_entropy_with_logits(logits_gen, torch.ones_like(logits_gen))
+    y_gen = torch.randint(0, gen.num_classes, (b,), device=device) if y is not None else None
+    logits_gen, class_gen = disc(gen(torch.randn(b, gen.latent_dim, device=device), y_gen), y_gen)
+    loss_g = bce(logits_gen, 1.0)
+    if y_gen is not None and ac_weight:
+        loss_g = loss_g + ac_weight * F.cross_entropy(class_gen, y_gen)
     opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
     opt_g.step()
@@ -50,8 +61,6 @@ def train(config: DCGANConfig) -> TrainedDCGAN:
                         data_dir=resolve_path(config.data_dir))
     seed_everything(config.seed)
     gen, disc = build(config, data.channels, data.num_classes)
-    gen.apply(radford_init)
-    disc.apply(radford_init)
     gen, disc = gen.to(device), disc.to(device)
     opt_g = torch.optim.Adam(gen.parameters(), lr=config.lr, betas=(config.beta1, 0.999))
     opt_d = torch.optim.Adam(disc.parameters(), lr=config.lr, betas=(config.beta1, 0.999))
@@ -64,20 +73,20 @@ def train(config: DCGANConfig) -> TrainedDCGAN:
     fixed_y = balanced_labels(fixed_n, num_classes).to(device) if num_classes else None
 
     def step_fn(step: int, x0: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
-        scalars = gan_step(gen, disc, opt_g, opt_d, x0, y if num_classes else None)
+        scalars = gan_step(gen, disc, opt_g, opt_d, x0, y if num_classes else None, config.ac_weight)
         if ema is not None:
             ema.update(gen)
         return scalars
 
     def sample_fn(step: int) -> torch.Tensor:
-        net = ema.shadow if ema is not None else gen
+        net = gen if ema is None else recalibrated(ema.shadow, seed=config.seed)
         with frozen(net):
             return to_uint8(net(fixed_z, fixed_y))
 
     result = fit(config, state, step_fn, batches, meta=data.meta(), sample_fn=sample_fn,
                  divergence_hint="lower lr (e.g. 1e-4), or set beta1 = 0.5 and check the data range")
-    trained = TrainedDCGAN(ema.shadow if ema is not None else gen, config, config.run_dir, data.class_names,
-                           device, result.step)
+    trained = TrainedDCGAN(gen if ema is None else recalibrated(ema.shadow, seed=config.seed), config,
+                           config.run_dir, data.class_names, device, result.step)
     RunFolder(config.run_dir).update_metrics(
         model="dcgan", dataset=config.dataset, conditional=config.conditional, steps=result.step,
         epochs=result.step / batches.steps_per_epoch, train_seconds=result.train_seconds,

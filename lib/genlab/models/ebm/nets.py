@@ -18,7 +18,7 @@ class EnergyNet(nn.Module):
     """
 
     def __init__(self, channels: int = 1, image_size: int = 28, base_channels: int = 16,
-                 spectral_norm: bool = False):
+                 spectral_norm: bool = False, num_classes: int = 0):
         super().__init__()
         if image_size not in IMAGE_SIZES:
             raise ValueError(f"parameter 'image_size' = {image_size} unsupported; choose one of {IMAGE_SIZES}")
@@ -33,13 +33,30 @@ class EnergyNet(nn.Module):
             out = min(2 * ch, 4 * base_channels)
             layers += [norm(nn.Conv2d(ch, out, 3, 2, 1)), nn.SiLU()]
             ch, size = out, (size - 1) // 2 + 1
-        layers += [nn.Flatten(), norm(nn.Linear(ch * size * size, ch)), nn.SiLU(), norm(nn.Linear(ch, 1))]
+        layers += [nn.Flatten(), norm(nn.Linear(ch * size * size, ch)), nn.SiLU(),
+                   norm(nn.Linear(ch, num_classes or 1))]
         self.net = nn.Sequential(*layers)
-        self.channels, self.image_size = channels, image_size
+        self.channels, self.image_size, self.num_classes = channels, image_size, num_classes
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).flatten()
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """f(x): B x num_classes (B x 1 for an unconditional net)."""
+        return self.net(x)
+
+    def energy_from_logits(self, f: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """E(x, y) = -f(x)[y]; E(x) = -logsumexp_y f(x)[y] (JEM, Grathwohl et al. 2020, eq. 5): B energies.
+
+        The same logits are a classifier, p(y | x) = softmax(f(x))[y], which the training's
+        cross-entropy term sharpens. An unconditional net has E(x) = f(x).
+        """
+        if not self.num_classes:
+            return f.flatten()
+        return -torch.logsumexp(f, dim=1) if y is None else -f.gather(1, y[:, None])[:, 0]
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """E(x) (labels None) or E(x, y): B energies."""
+        return self.energy_from_logits(self.logits(x), y)
 
 
-def build(config, channels: int) -> EnergyNet:
-    return EnergyNet(channels, config.image_size, config.base_channels, config.spectral_norm)
+def build(config, channels: int, num_classes: int) -> EnergyNet:
+    return EnergyNet(channels, config.image_size, config.base_channels, config.spectral_norm,
+                     num_classes if config.conditional else 0)

@@ -39,7 +39,6 @@ class TrainedEBM(TrainedBase):
 
     kind = "ebm"
     config_class = EBMConfig
-    num_classes = 0  # unconditional: samples take no labels
 
     def __init__(self, net: nn.Module, config: EBMConfig, run_dir: Path, class_names: tuple[str, ...],
                  device: torch.device, step: int = 0, buffer: torch.Tensor | None = None):
@@ -50,11 +49,15 @@ class TrainedEBM(TrainedBase):
     @classmethod
     def from_state(cls, ckpt: dict[str, Any], config: EBMConfig, run_dir: Path, device: torch.device):
         """The energy network and its replay buffer from a loaded checkpoint."""
-        net = build(config, ckpt["meta"]["channels"])
+        net = build(config, ckpt["meta"]["channels"], ckpt["meta"]["num_classes"])
         net.load_state_dict(ckpt["model"]["energy"])
         buffer = (ckpt.get("extra") or {}).get("buffer")
         return cls(net.to(device), config, run_dir, tuple(ckpt["meta"]["class_names"]), device, int(ckpt["step"]),
                    buffer.to(device) if buffer is not None else None)
+
+    @property
+    def num_classes(self) -> int:
+        return self.net.num_classes
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -73,6 +76,7 @@ class TrainedEBM(TrainedBase):
             Option("step_size", float, c.step_size, "Langevin step: x <- x - (step_size/2) grad_x E + noise z",
                    low=1e-6, high=1e4),
             Option("noise", float, c.noise, "Langevin noise standard deviation", low=0, high=1),
+            Option("quench", int, c.quench_steps, "last steps without noise", low=0, high=100_000),
             Option("init", str, "noise", "where chains start: noise (fresh) or buffer (the replay buffer's chains)",
                    choices=INITS),
         ]
@@ -93,23 +97,27 @@ class TrainedEBM(TrainedBase):
             return self.buffer[idx.to(self.buffer.device)].to(self.device)
         return uniform_noise((n, *self.shape), self.device, g)
 
-    def run_chains(self, n: int, seed: int = 0, every: int = 0, **options: Any):
-        """Float samples (n x C x H x W in [-1, 1]); with ``every > 0`` also the chain snapshots."""
+    def run_chains(self, n: int, labels: torch.Tensor | None = None, seed: int = 0, every: int = 0,
+                   **options: Any):
+        """Float samples (n x C x H x W in [-1, 1]) of p(x | labels) (p(x) without labels); with
+        ``every > 0`` also the chain snapshots."""
         o = self.check_options(options)
         if o["init"] == "buffer" and self.buffer is None:
             raise ValueError("option 'init' = 'buffer' but this checkpoint holds no replay buffer; use init='noise'")
         x = self.starts(n, o["init"], seed)
-        return langevin(self.net, x, o["steps"], o["step_size"], o["noise"], self.config.grad_clamp,
-                        every=every, generator=self._generator(seed + 1))
+        y = labels.to(self.device) if labels is not None else None
+        return langevin(lambda v: self.net(v, y), x, o["steps"], o["step_size"], o["noise"], self.config.grad_clamp,
+                        every=every, generator=self._generator(seed + 1), model=self.net, quench=o["quench"])
 
     def _sample(self, n: int, labels: torch.Tensor | None, seed: int, **options: Any) -> torch.Tensor:
-        return to_uint8(self.run_chains(n, seed, **options)).cpu()
+        return to_uint8(self.run_chains(n, labels, seed, **options)).cpu()
 
     def chain(self, n: int = 8, every: int | None = None, seed: int = 0, **options) -> list[torch.Tensor]:
         """Snapshots of n Langevin chains (uint8 n x C x H x W each), every ``every`` steps (default: 8 columns)."""
         steps = self.check_options(options)["steps"]
         every = every or max(1, steps // 8)
-        _, snaps = self.run_chains(n, seed, every=every, **options)
+        labels = self.check_labels(n, None)
+        _, snaps = self.run_chains(n, labels, seed, every=every, **options)
         return [to_uint8(s).cpu() for s in snaps]
 
     @torch.no_grad()
@@ -179,5 +187,5 @@ class TrainedEBM(TrainedBase):
         start = x * (1 - mask) + uniform_noise(x.shape, self.device, self._generator(seed)) * mask
         o = self.check_options({**options, "steps": steps})
         done = langevin(self.net, start, o["steps"], o["step_size"], o["noise"], self.config.grad_clamp,
-                        mask=mask, generator=self._generator(seed + 1))
+                        mask=mask, generator=self._generator(seed + 1), quench=o["quench"])
         return to_uint8(start).cpu(), to_uint8(done).cpu()

@@ -14,6 +14,7 @@ import math
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ...base.paths import resolve_path
@@ -61,7 +62,8 @@ def train(config: EBMConfig) -> TrainedEBM:
     device = select_device(config.device)
     data = load_dataset(config.dataset, "train", image_size=config.image_size, data_dir=resolve_path(config.data_dir))
     seed_everything(config.seed)
-    net = build(config, data.channels).to(device)
+    net = build(config, data.channels, data.num_classes).to(device)
+    conditional = net.num_classes > 0
     opt = torch.optim.Adam(net.parameters(), lr=config.lr, betas=(config.beta1, config.beta2))
     shape = (data.channels, config.image_size, config.image_size)
     buffer = ReplayBuffer(config.buffer_size, shape, config.reinit, device)
@@ -73,18 +75,23 @@ def train(config: EBMConfig) -> TrainedEBM:
         b = x0.shape[0]
         x_pos = (x0 + config.data_noise * torch.randn_like(x0)).clamp(-1, 1)
         start, idx, fresh = buffer.sample(b)
-        x_neg = langevin(net, start, config.langevin_steps, config.step_size, config.noise, config.grad_clamp)
+        y_neg = y if conditional else None  # negatives of the same classes: E(x, y) pushed up where p(x | y) is low
+        x_neg = langevin(lambda x: net(x, y_neg), start, config.langevin_steps, config.step_size, config.noise,
+                         config.grad_clamp, model=net)
         buffer.push(idx, x_neg)
-        e = net(torch.cat([x_pos, x_neg]))
+        f = net.logits(torch.cat([x_pos, x_neg]))
+        e = net.energy_from_logits(f, torch.cat([y, y]) if conditional else None)
         e_pos, e_neg = e[:b], e[b:]
         loss, cd, reg = cd_loss(e_pos, e_neg, config.alpha)
+        ce = F.cross_entropy(f[:b], y) if conditional else torch.zeros(())
+        loss = loss + config.ce_weight * ce
         opt.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = nn.utils.clip_grad_norm_(net.parameters(), config.clip_grad)
         check_divergence(step + 1, e_pos.detach(), e_neg.detach(), grad_norm, config, ckpt_path)
         opt.step()
         return {"loss": loss.detach(), "e_pos": e_pos.mean().detach(), "e_neg": e_neg.mean().detach(),
-                "cd": cd.detach(), "reg": reg.detach(), "grad_norm": grad_norm.detach(),
+                "cd": cd.detach(), "reg": reg.detach(), "ce": ce.detach(), "grad_norm": grad_norm.detach(),
                 "fresh": fresh.float().mean()}
 
     def sample_fn(step: int) -> torch.Tensor:
@@ -97,7 +104,7 @@ def train(config: EBMConfig) -> TrainedEBM:
     auroc = ood_auroc(trained.energies(test), trained.energies(to_uint8(uniform_noise(test.shape))))
     spc = seconds_per_100(lambda n: trained.sample(n, init="noise"), 100, device)
     RunFolder(config.run_dir).update_metrics(
-        model="ebm", dataset=config.dataset, conditional=False, steps=result.step,
+        model="ebm", dataset=config.dataset, conditional=conditional, steps=result.step,
         epochs=result.step / batches.steps_per_epoch, train_seconds=result.train_seconds,
         parameters=count_parameters(net), langevin_steps_train=config.langevin_steps,
         sample_steps=config.sample_steps, seconds_per_100={f"langevin_{config.sample_steps}_steps_from_noise": spc},
