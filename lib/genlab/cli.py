@@ -58,8 +58,9 @@ def cmd_sample(args: argparse.Namespace) -> None:
     out = Path(args.out)
     if out.suffix not in (".pt", ".png"):
         raise ValueError(f"--out {out}: use a .pt file (tensors) or a .png file (a grid)")
-    if args.n < 1:
-        raise ValueError(f"--n {args.n}: ask for at least one image")
+    from .models.protocol import MAX_SAMPLES
+    if not 1 <= args.n <= MAX_SAMPLES:
+        raise ValueError(f"--n {args.n}: ask for 1 to {MAX_SAMPLES} images (run several commands for more)")
     trained = load_trained(args.checkpoint, args.device)
     labels = parse_labels(args.labels, args.n, trained.num_classes)
     if labels is None and trained.num_classes:

@@ -192,7 +192,13 @@ def _read_folder(root: Path, files: list[Path], image_size: int, channels: int):
     out = torch.empty(len(files), channels, image_size, image_size, dtype=torch.uint8)
     labels = torch.zeros(len(files), dtype=torch.int64)
     for i, path in enumerate(files):
-        with Image.open(path) as im:
+        try:
+            im = Image.open(path)
+            im.load()
+        except (OSError, ValueError) as exc:  # PIL.UnidentifiedImageError is an OSError
+            raise ValueError(f"dataset 'folder:{root}': cannot read {path} as an image ({exc}); "
+                             f"remove or replace that file") from exc
+        with im:
             im = im.convert("L" if channels == 1 else "RGB")
             w, h = im.size
             scale = image_size / min(w, h)

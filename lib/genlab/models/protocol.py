@@ -26,6 +26,10 @@ from ..base.run_folder import RunFolder
 from ..data import balanced_labels
 
 
+# One sample() call holds its n images in memory at once; more is a typo or needs batching.
+MAX_SAMPLES = 100_000
+
+
 def setting_name(sampler: str, steps: int) -> str:
     """Key of a sampler setting in metrics.json and in sample file names, e.g. 'ddim-50', 'ddpm-1000'."""
     return f"{sampler}-{steps}"
@@ -156,8 +160,9 @@ class TrainedBase:
 
     def check_labels(self, n: int, labels: Any) -> torch.Tensor | None:
         """Labels as n int64 (balanced when None), or None for an unconditional model."""
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"n = {n!r}: ask for at least one image (a whole number >= 1)")
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_SAMPLES:
+            raise ValueError(f"n = {n!r}: ask for 1 to {MAX_SAMPLES} images (a whole number); "
+                             f"for more, call sample() in batches")
         if not self.num_classes:
             if labels is not None:
                 raise ValueError(f"labels given but this {self.kind} is unconditional; leave labels out")

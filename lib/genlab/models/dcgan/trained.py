@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from ...data import to_uint8
-from ...train.checkpoint import load_checkpoint
+from ...train.checkpoint import load_checkpoint, load_weights
 from ...train.devices import count_parameters, select_device
 from ..protocol import TrainedBase
 from .config import DCGANConfig
@@ -29,12 +29,12 @@ class TrainedDCGAN(TrainedBase):
     def from_checkpoint(cls, path: str | Path, device: str = "auto") -> "TrainedDCGAN":
         """Rebuild the generator from ``checkpoint.pt`` (its config is stored inside)."""
         path = Path(path)
-        ckpt = load_checkpoint(path)
+        ckpt = load_checkpoint(path, kind=cls.kind)
         config = DCGANConfig.from_dict(ckpt["config"])
         dev = select_device(device)
         meta = ckpt["meta"]
         gen, _ = build(config, meta["channels"], meta["num_classes"])
-        gen.load_state_dict(ckpt["ema"]["shadow"] if ckpt.get("ema") else ckpt["model"]["generator"])
+        load_weights(gen, ckpt["ema"]["shadow"] if ckpt.get("ema") else ckpt["model"]["generator"], path, config)
         return cls(gen.to(dev), config, path.parent, tuple(meta["class_names"]), dev, int(ckpt["step"]))
 
     @property

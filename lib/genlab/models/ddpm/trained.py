@@ -13,7 +13,7 @@ from ...data import to_uint8
 from ...plots import save_grid
 from ...sampling.diffusion import SPACINGS, GaussianDiffusion
 from ...sampling.samplers import DDIM, Ancestral, Callback, sample
-from ...train.checkpoint import load_checkpoint
+from ...train.checkpoint import load_checkpoint, load_weights
 from ...train.devices import count_parameters, select_device
 from ...train.timing import seconds_per_100
 from ..protocol import Option, TrainedBase, setting_name
@@ -69,12 +69,12 @@ class TrainedDDPM(TrainedBase):
     def from_checkpoint(cls, path: str | Path, device: str = "auto") -> "TrainedDDPM":
         """Rebuild a trained DDPM (EMA weights) from ``checkpoint.pt`` (its config is stored inside)."""
         path = Path(path)
-        ckpt = load_checkpoint(path)
+        ckpt = load_checkpoint(path, kind=cls.kind)
         config = DDPMConfig.from_dict(ckpt["config"])
         dev = select_device(device)
         meta = ckpt["meta"]
         net, diffusion = build(config, meta["channels"], meta["num_classes"])
-        net.load_state_dict(ckpt["ema"]["shadow"] if ckpt.get("ema") else ckpt["model"]["unet"])
+        load_weights(net, ckpt["ema"]["shadow"] if ckpt.get("ema") else ckpt["model"]["unet"], path, config)
         return cls(net.to(dev), diffusion, config, path.parent, tuple(meta["class_names"]), dev, int(ckpt["step"]))
 
     @property

@@ -18,7 +18,7 @@ from ...base.paths import resolve_path
 from ...data import load_dataset, to_float, to_uint8
 from ...sampling.frozen import frozen
 from ...sampling.langevin import langevin, uniform_noise
-from ...train.checkpoint import load_checkpoint
+from ...train.checkpoint import load_checkpoint, load_weights
 from ...train.devices import count_parameters, select_device
 from ..protocol import Option, TrainedBase
 from .config import EBMConfig
@@ -51,12 +51,12 @@ class TrainedEBM(TrainedBase):
     def from_checkpoint(cls, path: str | Path, device: str = "auto") -> "TrainedEBM":
         """Rebuild a trained energy network and its replay buffer from ``checkpoint.pt``."""
         path = Path(path)
-        ckpt = load_checkpoint(path)
+        ckpt = load_checkpoint(path, kind=cls.kind)
         config = EBMConfig.from_dict(ckpt["config"])
         dev = select_device(device)
         meta = ckpt["meta"]
         net = build(config, meta["channels"])
-        net.load_state_dict(ckpt["model"]["energy"])
+        load_weights(net, ckpt["model"]["energy"], path, config)
         buffer = (ckpt.get("extra") or {}).get("buffer")
         return cls(net.to(dev), config, path.parent, tuple(meta["class_names"]), dev, int(ckpt["step"]),
                    buffer.to(dev) if buffer is not None else None)
