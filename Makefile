@@ -17,6 +17,7 @@ help:
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -e ".[dev]"
+	$(PY) -m genlab install-kernel
 	@touch $(STAMP)
 
 setup: $(STAMP)

@@ -58,8 +58,9 @@ def cmd_sample(args: argparse.Namespace) -> None:
     out = Path(args.out)
     if out.suffix not in (".pt", ".png"):
         raise ValueError(f"--out {out}: use a .pt file (tensors) or a .png file (a grid)")
-    if args.n < 1:
-        raise ValueError(f"--n {args.n}: ask for at least one image")
+    from .models.protocol import MAX_SAMPLES
+    if not 1 <= args.n <= MAX_SAMPLES:
+        raise ValueError(f"--n {args.n}: ask for 1 to {MAX_SAMPLES} images (run several commands for more)")
     trained = load_trained(args.checkpoint, args.device)
     labels = parse_labels(args.labels, args.n, trained.num_classes)
     if labels is None and trained.num_classes:
@@ -120,7 +121,24 @@ def cmd_lab(args: argparse.Namespace) -> None:
     root = project_root()
     ensure_kernel(root / args.build_dir)
     os.chdir(root)
-    os.execv(sys.executable, [sys.executable, "-m", "jupyterlab", *args.extra])
+    extra = args.extra[1:] if args.extra[:1] == ["--"] else args.extra  # "--" is ours, not a file for Jupyter
+    os.execv(sys.executable, [sys.executable, "-m", "jupyterlab", *extra])
+
+
+def split_lab_args(argv: list[str]) -> argparse.Namespace:
+    """``genlab lab [--build-dir DIR] [jupyter options...]``: everything after our own option goes to Jupyter."""
+    rest, build_dir = argv[1:], "_build"
+    if rest[:1] == ["--build-dir"] and len(rest) > 1:
+        build_dir, rest = rest[1], rest[2:]
+    elif rest[:1] and rest[0].startswith("--build-dir="):
+        build_dir, rest = rest[0].split("=", 1)[1], rest[1:]
+    return argparse.Namespace(command="lab", build_dir=build_dir, extra=rest, func=cmd_lab)
+
+
+def cmd_install_kernel(args: argparse.Namespace) -> None:
+    from .book.runner import install_kernel
+    spec_dir = install_kernel(args.prefix)
+    print(f"registered the genlab kernel ({sys.executable}) in {spec_dir}")
 
 
 def cmd_download(args: argparse.Namespace) -> None:
@@ -155,6 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--build-dir", default="_build")
     sp.add_argument("extra", nargs=argparse.REMAINDER, help="arguments for jupyter lab")
     sp.set_defaults(func=cmd_lab)
+    sp = sub.add_parser("install-kernel", help="register the notebooks' 'genlab' kernel in this environment")
+    sp.add_argument("--prefix", help="environment prefix (default: this interpreter's, sys.prefix)")
+    sp.set_defaults(func=cmd_install_kernel)
     sp = sub.add_parser("download", help="fetch a torchvision dataset (needs internet; use a login node)")
     sp.add_argument("name", help="mnist, fashion_mnist or cifar10")
     sp.add_argument("--data-dir", default="data")
@@ -204,7 +225,10 @@ EXIT_INTERRUPTED = 3  # training checkpointed and stopped early (signal/time bud
 def main(argv: list[str] | None = None) -> int:
     from .book.runner import NotebookFailed
     from .train.signals import TrainingInterrupted
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Jupyter's own options (--no-browser, --port ...) pass through untouched; argparse would reject them.
+    args = split_lab_args(argv) if argv[:1] == ["lab"] and "-h" not in argv[1:2] and "--help" not in argv[1:2] \
+        else build_parser().parse_args(argv)
     try:
         args.func(args)
     except TrainingInterrupted as exc:

@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from .base.config import DATASETS, DOWNLOADABLE, check_dataset  # noqa: F401  (names of the datasets)
+from .base.files import atomic_write
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
 MNIST_CLASSES = tuple(str(d) for d in range(10))
@@ -168,20 +169,32 @@ def _load_folder(root: Path, split: str, image_size: int, channels: int, cache_d
     key = hashlib.sha1(f"{root.resolve()}|{len(files)}|{files[-1].stat().st_mtime}|{image_size}|{channels}"
                        .encode()).hexdigest()[:16]
     cache = cache_dir / "cache" / f"folder-{key}.pt"
-    if cache.exists():
-        blob = torch.load(cache, weights_only=True)
+    blob = _read_cache(cache, len(files), channels, image_size)
+    if blob is not None:
         images, labels, class_names = blob["images"], blob["labels"], tuple(blob["class_names"])
     else:
         images, labels, class_names = _read_folder(root, files, image_size, channels)
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".tmp")
-        torch.save({"images": images, "labels": labels, "class_names": list(class_names)}, tmp)
-        tmp.replace(cache)
+        blob = {"images": images, "labels": labels, "class_names": list(class_names)}
+        atomic_write(cache, lambda fh: torch.save(blob, fh))
     # Every 10th image (in sorted order) is held out for evaluation.
     test = torch.zeros(len(labels), dtype=torch.bool)
     test[::10] = True
     mask = test if split == "test" else ~test
     return ImageData(images[mask], labels[mask], class_names, f"folder:{root}")
+
+
+def _read_cache(cache: Path, count: int, channels: int, image_size: int) -> dict | None:
+    """The cached tensors, or None when absent, half-written or not of the expected shape (then rebuilt)."""
+    if not cache.exists():
+        return None
+    try:
+        blob = torch.load(cache, weights_only=True)
+        ok = (blob["images"].shape == (count, channels, image_size, image_size) and blob["images"].dtype == torch.uint8
+              and blob["labels"].shape == (count,))
+    except Exception as exc:  # truncated zip, garbage, missing keys
+        print(f"dataset cache {cache} unreadable ({type(exc).__name__}); reading the images again", flush=True)
+        return None
+    return blob if ok else None
 
 
 def _read_folder(root: Path, files: list[Path], image_size: int, channels: int):
@@ -192,7 +205,13 @@ def _read_folder(root: Path, files: list[Path], image_size: int, channels: int):
     out = torch.empty(len(files), channels, image_size, image_size, dtype=torch.uint8)
     labels = torch.zeros(len(files), dtype=torch.int64)
     for i, path in enumerate(files):
-        with Image.open(path) as im:
+        try:
+            im = Image.open(path)
+            im.load()
+        except (OSError, ValueError) as exc:  # PIL.UnidentifiedImageError is an OSError
+            raise ValueError(f"dataset 'folder:{root}': cannot read {path} as an image ({exc}); "
+                             f"remove or replace that file") from exc
+        with im:
             im = im.convert("L" if channels == 1 else "RGB")
             w, h = im.size
             scale = image_size / min(w, h)

@@ -14,6 +14,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from .base.files import atomic_write
+
 
 def make_grid(images: torch.Tensor, nrow: int | None = None, pad: int = 2, pad_value: int = 255) -> torch.Tensor:
     """Tile ``N x C x H x W`` uint8 images into one ``C x H' x W'`` uint8 image, ``nrow`` per row."""
@@ -39,8 +41,8 @@ def _to_pil(grid: torch.Tensor):
 def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None) -> Path:
     """Write a grid of uint8 images as PNG (parent folders are created)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _to_pil(make_grid(images, nrow)).save(path)
+    grid = _to_pil(make_grid(images, nrow))
+    atomic_write(path, lambda fh: grid.save(fh, format="PNG"))  # a kill mid-write leaves the old grid
     return path
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -111,6 +112,8 @@ class Config:
                 raise ValueError(f"parameter '{f.name}' = {value!r} is not allowed; choose one of "
                                  f"{', '.join(map(repr, meta['choices']))}")
             for item in (value if isinstance(value, tuple) else (value,)):
+                if isinstance(item, float) and not math.isfinite(item):
+                    raise ValueError(f"parameter '{f.name}' = {item!r} must be a finite number")
                 if isinstance(item, (int, float)) and not isinstance(item, bool):
                     low, high = meta.get("low"), meta.get("high")
                     too_low = low is not None and (item <= low if meta.get("low_open") else item < low)
@@ -244,7 +247,7 @@ def parse_assignments(items: list[str] | None) -> dict[str, Any]:
     """``["lr=1e-3", "conditional=false"]`` -> ``{"lr": 0.001, "conditional": False}`` (YAML values)."""
     out = {}
     for item in items or []:
-        if "=" not in item:
+        if "=" not in item or not item.split("=", 1)[0].strip():
             raise ValueError(f"-p {item!r}: write parameters as name=value, e.g. -p epochs=5")
         key, value = item.split("=", 1)
         parsed = yaml.safe_load(value)

@@ -41,6 +41,7 @@ from typing import Any, Iterable
 
 import yaml
 
+from ..base.files import write_json
 from ..base.paths import project_root
 from ..base.runlog import format_seconds
 
@@ -93,14 +94,26 @@ def toc_notebooks(root: Path | None = None) -> list[Path]:
     return [p for p in toc_files(root) if p.suffix == ".ipynb"]
 
 
-def ensure_kernel(build_dir: Path) -> str:
-    """Write the private ``genlab`` kernelspec (this interpreter) and put it first on JUPYTER_PATH."""
-    spec_dir = build_dir / "jupyter" / "kernels" / KERNEL_NAME
+def write_kernelspec(data_dir: Path) -> Path:
+    """Write the ``genlab`` kernelspec (this interpreter) under ``<data_dir>/kernels/genlab``."""
+    spec_dir = Path(data_dir) / "kernels" / KERNEL_NAME
     spec_dir.mkdir(parents=True, exist_ok=True)
     spec = {"argv": [sys.executable, "-c", KERNEL_BOOT, "-f", "{connection_file}"],
             "display_name": "Python (genlab)", "language": "python",
             "env": {"PYTHONUNBUFFERED": "1"}}
-    (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=1))
+    write_json(spec_dir / "kernel.json", spec)
+    return spec_dir
+
+
+def install_kernel(prefix: str | Path | None = None) -> Path:
+    """Register ``genlab`` in the environment's own ``share/jupyter`` (``sys.prefix``), where plain
+    ``jupyter lab`` and ``papermill`` find it without ``JUPYTER_PATH``; the set-up step calls this."""
+    return write_kernelspec(Path(prefix or sys.prefix) / "share" / "jupyter")
+
+
+def ensure_kernel(build_dir: Path) -> str:
+    """Write the private ``genlab`` kernelspec (this interpreter) and put it first on JUPYTER_PATH."""
+    write_kernelspec(build_dir / "jupyter")
     data_dir = str((build_dir / "jupyter").resolve())
     paths = [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p and p != data_dir]
     os.environ["JUPYTER_PATH"] = os.pathsep.join([data_dir, *paths])

@@ -37,7 +37,7 @@ from torch import nn
 from ..base.config import Config, param
 from ..base.paths import resolve_path
 from ..data import load_dataset, to_float
-from ..train.checkpoint import load_checkpoint, save_checkpoint
+from ..train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ..train.devices import seed_everything
 
 CACHE_ENV = "GENLAB_FEATURE_NET_DIR"
@@ -200,11 +200,14 @@ def feature_net(dataset: str, image_size: int, channels: int, *, config: Feature
     key = cache_key(dataset, split, channels, image_size, config)
     path = folder / f"{key}.pt"
     if path.exists():
-        ckpt = load_checkpoint(path)
-        if ckpt.get("config") == config.to_dict() and ckpt.get("dataset") == dataset:
-            clf = Classifier(channels, ckpt["num_classes"], config.width)
-            clf.load_state_dict(ckpt["model"])
-            return FeatureNet(clf.to(device), {**ckpt["info"], "cached": True, "path": str(path)})
+        try:
+            ckpt = load_checkpoint(path)
+            if ckpt.get("config") == config.to_dict() and ckpt.get("dataset") == dataset:
+                clf = Classifier(channels, ckpt["num_classes"], config.width)
+                clf.load_state_dict(ckpt["model"])
+                return FeatureNet(clf.to(device), {**ckpt["info"], "cached": True, "path": str(path)})
+        except (CheckpointError, RuntimeError, KeyError) as exc:  # half-written or damaged: train it again
+            print(f"[feature net] cache {path} unreadable ({type(exc).__name__}); training it again", flush=True)
     data_dir = resolve_path(data_dir)
     train = load_dataset(dataset, split, image_size=image_size, channels=channels, data_dir=data_dir)
     if config.max_train and len(train) > config.max_train:

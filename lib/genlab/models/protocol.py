@@ -26,6 +26,10 @@ from ..base.run_folder import RunFolder
 from ..data import balanced_labels
 
 
+# One sample() call holds its n images in memory at once; more is a typo or needs batching.
+MAX_SAMPLES = 100_000
+
+
 def setting_name(sampler: str, steps: int) -> str:
     """Key of a sampler setting in metrics.json and in sample file names, e.g. 'ddim-50', 'ddpm-1000'."""
     return f"{sampler}-{steps}"
@@ -122,13 +126,10 @@ class TrainedBase:
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "auto"):
         """The trained model in ``checkpoint.pt`` (its config is stored inside), on ``device``."""
-        from ..train.checkpoint import CheckpointError, load_checkpoint
+        from ..train.checkpoint import load_checkpoint
         from ..train.devices import select_device
         path = Path(path)
-        ckpt = load_checkpoint(path)
-        if ckpt.get("model_name", cls.kind) != cls.kind:
-            raise CheckpointError(f"checkpoint {path} holds a '{ckpt['model_name']}' model, not a '{cls.kind}'; "
-                                  f"load it with genlab.models.load_trained, which picks the kind")
+        ckpt = load_checkpoint(path, kind=cls.kind)
         config = cls.config_class.from_dict(ckpt["config"])
         return cls.from_state(ckpt, config, path.parent, select_device(device))
 
@@ -175,8 +176,9 @@ class TrainedBase:
 
     def check_labels(self, n: int, labels: Any) -> torch.Tensor | None:
         """Labels as n int64 (balanced when None), or None for an unconditional model."""
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"n = {n!r}: ask for at least one image (a whole number >= 1)")
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_SAMPLES:
+            raise ValueError(f"n = {n!r}: ask for 1 to {MAX_SAMPLES} images (a whole number); "
+                             f"for more, call sample() in batches")
         if not self.num_classes:
             if labels is not None:
                 raise ValueError(f"labels given but this {self.kind} is unconditional; leave labels out")

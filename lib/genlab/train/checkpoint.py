@@ -34,8 +34,10 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
     atomic_write(Path(path), lambda fh: torch.save(payload, fh))
 
 
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a checkpoint with ``weights_only=True``; a damaged or foreign file raises :class:`CheckpointError`."""
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu",
+                    kind: str | None = None) -> dict[str, Any]:
+    """Load a checkpoint with ``weights_only=True``; a damaged or foreign file (or, with ``kind``, one of
+    another model kind) raises :class:`CheckpointError`."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"checkpoint {path} does not exist; train the model first "
@@ -52,7 +54,22 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     if not isinstance(version, int) or version > FORMAT:
         raise CheckpointError(f"checkpoint {path} has format {version!r}, newer than this genlab reads "
                               f"(format {FORMAT}); update genlab (git pull; pip install -e .)")
+    if kind is not None and ckpt.get("model_name") != kind:
+        raise CheckpointError(f"checkpoint {path} holds a {ckpt.get('model_name')!r} model, not a {kind!r}; load "
+                              f"it with genlab.models.load_trained (any kind) or pick a {kind} checkpoint")
     return ckpt
+
+
+def load_weights(module: nn.Module, state: dict[str, Any], path: str | Path, config: Config) -> None:
+    """``module.load_state_dict(state)``; weights that do not fit the stored config raise :class:`CheckpointError`."""
+    try:
+        module.load_state_dict(state)
+    except RuntimeError as exc:
+        shape = ", ".join(f"{k}={v!r}" for k, v in config.to_dict().items() if k in config.arch_fields())
+        first = str(exc).strip().splitlines()[1].strip() if len(str(exc).splitlines()) > 1 else str(exc)
+        raise CheckpointError(f"checkpoint {path}: its weights do not fit the network its config describes "
+                              f"({shape}; {first}); the file was edited or mixed with another run's: retrain, "
+                              f"or restore the checkpoint and config together") from exc
 
 
 def check_resumable(run_dir: Path, stored: dict[str, Any], config: Config) -> None:

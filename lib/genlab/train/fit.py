@@ -122,7 +122,7 @@ def fit(config: RunConfig, state: TrainState, step_fn: StepFn, batches: DeviceBa
                 budget_hit = config.time_budget_s and time.perf_counter() - t_call > config.time_budget_s
                 if (stop_requested() or budget_hit) and step < total_steps:
                     save(step)
-                    why = ("a stop signal (SIGUSR1)" if stop_requested()
+                    why = ("a stop signal (SIGUSR1 or SIGTERM)" if stop_requested()
                            else f"the time budget ({config.time_budget_s:g} s)")
                     raise TrainingInterrupted(f"[{name}] stopped at step {step}/{total_steps} on {why}; "
                                               f"checkpoint saved in {folder.checkpoint}: run again to resume")

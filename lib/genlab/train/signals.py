@@ -1,4 +1,9 @@
-"""Stop requests: SIGUSR1 (what Slurm sends before a time limit or preemption) or a call to :func:`request_stop`."""
+"""Stop requests: SIGUSR1 (what ``--signal=B:USR1@N`` makes Slurm send before a time limit), SIGTERM (what
+Slurm, ``kill`` and container runtimes send before killing: preemption, scancel) or :func:`request_stop`.
+
+Either signal during ``fit`` checkpoints and raises :class:`TrainingInterrupted` (the CLI exits 3, which the
+sbatch scripts read as "checkpointed: requeue to resume"). Outside ``fit`` the old handlers apply.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import threading
 from typing import Any, Iterator
 
 _stop = threading.Event()
+STOP_SIGNALS = ("SIGUSR1", "SIGTERM")
 
 
 class TrainingInterrupted(RuntimeError):
@@ -25,13 +31,16 @@ def stop_requested() -> bool:
 
 @contextlib.contextmanager
 def stop_on_sigusr1() -> Iterator[None]:
-    """Within the block SIGUSR1 requests a stop (main thread only); the old handler comes back after."""
-    old = None
-    if threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGUSR1"):
-        old = signal.signal(signal.SIGUSR1, request_stop)
+    """Within the block SIGUSR1 and SIGTERM request a stop (main thread only); the old handlers come back after."""
+    old = {}
+    if threading.current_thread() is threading.main_thread():
+        for name in STOP_SIGNALS:
+            if hasattr(signal, name):
+                sig = getattr(signal, name)
+                old[sig] = signal.signal(sig, request_stop)
     _stop.clear()
     try:
         yield
     finally:
-        if old is not None:
-            signal.signal(signal.SIGUSR1, old)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from ...data import to_uint8
-from ...train.checkpoint import CheckpointError
+from ...train.checkpoint import load_weights
 from ...train.devices import count_parameters
 from ...train.ema import recalibrate_batchnorm
 from ..protocol import TrainedBase
@@ -45,11 +45,7 @@ class TrainedDCGAN(TrainedBase):
         """The generator (EMA weights when kept) from a loaded checkpoint."""
         meta = ckpt["meta"]
         gen, _ = build(config, meta["channels"], meta["num_classes"])
-        try:
-            gen.load_state_dict(ckpt["ema"]["shadow"] if ckpt.get("ema") else ckpt["model"]["generator"])
-        except RuntimeError as exc:
-            raise CheckpointError(f"{run_dir} holds a DCGAN of an older architecture (transposed-conv generator): "
-                                  f"train it again (delete the run folder or pick another 'run' name)") from exc
+        load_weights(gen, ckpt["ema"]["shadow"] if ckpt.get("ema") else ckpt["model"]["generator"], run_dir, config)
         gen = gen.to(device)
         if ckpt.get("ema"):
             gen = recalibrated(gen, seed=config.seed)

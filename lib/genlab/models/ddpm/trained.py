@@ -13,6 +13,7 @@ from ...data import to_uint8
 from ...plots import save_grid
 from ...sampling.diffusion import SPACINGS, GaussianDiffusion
 from ...sampling.samplers import DDIM, Ancestral, Callback, DPMSolverPP, sample
+from ...train.checkpoint import load_weights
 from ...train.devices import count_parameters
 from ...train.timing import seconds_per_100
 from ..protocol import Option, TrainedBase, setting_name
@@ -68,7 +69,7 @@ class TrainedDDPM(TrainedBase):
         """The EMA U-Net and its diffusion process from a loaded checkpoint."""
         meta = ckpt["meta"]
         net, diffusion = build(config, meta["channels"], meta["num_classes"])
-        net.load_state_dict(ckpt["ema"]["shadow"] if ckpt.get("ema") else ckpt["model"]["unet"])
+        load_weights(net, ckpt["ema"]["shadow"] if ckpt.get("ema") else ckpt["model"]["unet"], run_dir, config)
         return cls(net.to(device), diffusion, config, run_dir, tuple(meta["class_names"]), device, int(ckpt["step"]))
 
     @property

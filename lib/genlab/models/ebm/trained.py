@@ -18,6 +18,7 @@ from ...base.paths import resolve_path
 from ...data import load_dataset, to_float, to_uint8
 from ...sampling.frozen import frozen
 from ...sampling.langevin import langevin, uniform_noise
+from ...train.checkpoint import load_weights
 from ...train.devices import count_parameters
 from ..protocol import Option, TrainedBase
 from .config import EBMConfig
@@ -50,7 +51,7 @@ class TrainedEBM(TrainedBase):
     def from_state(cls, ckpt: dict[str, Any], config: EBMConfig, run_dir: Path, device: torch.device):
         """The energy network and its replay buffer from a loaded checkpoint."""
         net = build(config, ckpt["meta"]["channels"], ckpt["meta"]["num_classes"])
-        net.load_state_dict(ckpt["model"]["energy"])
+        load_weights(net, ckpt["model"]["energy"], run_dir, config)
         buffer = (ckpt.get("extra") or {}).get("buffer")
         return cls(net.to(device), config, run_dir, tuple(ckpt["meta"]["class_names"]), device, int(ckpt["step"]),
                    buffer.to(device) if buffer is not None else None)
