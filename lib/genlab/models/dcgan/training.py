@@ -9,8 +9,9 @@ from ...data import DeviceBatches, balanced_labels, load_dataset, to_uint8
 from ...base.paths import resolve_path
 from ...base.run_folder import RunFolder
 from ...sampling.frozen import frozen
+from ...train import distributed
 from ...train.checkpoint import TrainState
-from ...train.devices import count_parameters, seed_everything, select_device
+from ...train.devices import count_parameters, seed_everything
 from ...train.ema import EMA
 from ...train.fit import fit
 from ...train.timing import seconds_per_100
@@ -20,24 +21,32 @@ from .trained import TrainedDCGAN
 
 
 def gan_step(gen: Generator, disc: Discriminator, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
-             x0: torch.Tensor, y: torch.Tensor | None) -> dict[str, torch.Tensor]:
+             x0: torch.Tensor, y: torch.Tensor | None, batch_size: int | None = None) -> dict[str, torch.Tensor]:
     """One DCGAN update on a real batch x0 (B x C x H x W in [-1, 1], labels y or None): D, then G.
 
     D minimises BCE(real -> 1, fake -> 0); G uses the non-saturating loss -log D(G(z)).
     Returns detached scalars: loss_d, loss_g, d_real, d_fake (mean D outputs).
+    Data parallel: x0 is this rank's shard of a global batch of ``batch_size``; z is drawn for the
+    global batch and sliced, and D's and G's gradients are each averaged over ranks before their
+    optimizer steps. BatchNorm statistics stay per rank (as in PyTorch's DDP).
     """
-    z = torch.randn(x0.shape[0], gen.latent_dim, device=x0.device)
+    if batch_size is None:
+        z = torch.randn(x0.shape[0], gen.latent_dim, device=x0.device)
+    else:
+        z = torch.randn(batch_size, gen.latent_dim, device=x0.device)[distributed.rows(batch_size)]
     fake = gen(z, y)
     logits_real, logits_fake = disc(x0, y), disc(fake.detach(), y)
     loss_d = (F.binary_cross_entropy_with_logits(logits_real, torch.ones_like(logits_real))
               + F.binary_cross_entropy_with_logits(logits_fake, torch.zeros_like(logits_fake)))
     opt_d.zero_grad(set_to_none=True)
     loss_d.backward()
+    distributed.average_gradients(disc)
     opt_d.step()
     logits_gen = disc(fake, y)
     loss_g = F.binary_cross_entropy_with_logits(logits_gen, torch.ones_like(logits_gen))
     opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
+    distributed.average_gradients(gen)
     opt_g.step()
     return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(),
             "d_real": torch.sigmoid(logits_real).mean().detach(), "d_fake": torch.sigmoid(logits_fake).mean().detach()}
@@ -45,7 +54,7 @@ def gan_step(gen: Generator, disc: Discriminator, opt_g: torch.optim.Optimizer, 
 
 def train(config: DCGANConfig) -> TrainedDCGAN:
     """Train (or resume) a DCGAN as ``config`` says; writes config/checkpoint/history/samples/metrics."""
-    device = select_device(config.device)
+    device = distributed.setup(config.device)
     data = load_dataset(config.dataset, "train", image_size=config.image_size,
                         data_dir=resolve_path(config.data_dir))
     seed_everything(config.seed)
@@ -57,14 +66,14 @@ def train(config: DCGANConfig) -> TrainedDCGAN:
     opt_d = torch.optim.Adam(disc.parameters(), lr=config.lr, betas=(config.beta1, 0.999))
     ema = EMA(gen, config.ema_decay) if config.ema_decay > 0 else None
     state = TrainState({"generator": gen, "discriminator": disc}, {"generator": opt_g, "discriminator": opt_d}, ema)
-    batches = DeviceBatches(data, config.batch_size, device, seed=config.seed)
+    batches = DeviceBatches(data, config.batch_size, device, seed=config.seed, rows=distributed.rows(config.batch_size))
     num_classes = gen.num_classes
     fixed_n = 10 * num_classes if num_classes else 64
     fixed_z = torch.randn(fixed_n, config.latent_dim, generator=torch.Generator().manual_seed(config.seed + 1)).to(device)
     fixed_y = balanced_labels(fixed_n, num_classes).to(device) if num_classes else None
 
     def step_fn(step: int, x0: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
-        scalars = gan_step(gen, disc, opt_g, opt_d, x0, y if num_classes else None)
+        scalars = gan_step(gen, disc, opt_g, opt_d, x0, y if num_classes else None, config.batch_size)
         if ema is not None:
             ema.update(gen)
         return scalars
@@ -78,6 +87,8 @@ def train(config: DCGANConfig) -> TrainedDCGAN:
                  divergence_hint="lower lr (e.g. 1e-4), or set beta1 = 0.5 and check the data range")
     trained = TrainedDCGAN(ema.shadow if ema is not None else gen, config, config.run_dir, data.class_names,
                            device, result.step)
+    if not distributed.is_main():
+        return trained  # rank 0 alone measures and writes
     RunFolder(config.run_dir).update_metrics(
         model="dcgan", dataset=config.dataset, conditional=config.conditional, steps=result.step,
         epochs=result.step / batches.steps_per_epoch, train_seconds=result.train_seconds,
