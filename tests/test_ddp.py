@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -95,6 +98,33 @@ def test_two_process_run_then_one_process_resume_both_finish(kind, tmp_path):
     assert c["step"] == 4
     assert all(torch.isfinite(t).all() for m in c["model"].values() for t in m.values() if t.is_floating_point())
     assert (tmp_path / "r" / kind / "metrics.json").exists()
+
+
+def test_sigusr1_on_one_rank_stops_all_ranks_with_one_checkpoint(tmp_path):
+    params = {**registry.get("dcgan").smoke, "output_dir": str(tmp_path), "run": "r", "max_steps": 0, "epochs": 50}
+    args = [a for k, v in params.items() for a in ("-p", f"{k}={json.dumps(v)}")]
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "lib"), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                             "-m", "genlab", "train", "dcgan", *args], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        config = tmp_path / "r" / "dcgan" / "config.json"  # written by rank 0 once all ranks are set up
+        deadline = time.time() + 120
+        while not config.exists() and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+        time.sleep(1.0)
+        ranks = [int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
+        assert len(ranks) == 2
+        os.kill(max(ranks), signal.SIGUSR1)  # one rank only (the later-started one)
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "stopped at step" in out and "SIGUSR1" in out, out[-3000:]
+    stopped = ckpt(tmp_path, "dcgan")["step"]
+    assert 0 < stopped < 50 * 250
+    assert out.count("checkpoint saved in") == 2  # both ranks stop at the same step; rank 0 wrote the file
+    assert set(re.findall(r"stopped at step (\d+)/", out)) == {str(stopped)}
 
 
 # ----------------------------------------------------------------------------- the launcher's environment
