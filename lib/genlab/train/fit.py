@@ -83,6 +83,10 @@ def fit(config: RunConfig, state: TrainState, step_fn: StepFn, batches: DeviceBa
             print(f"[{name}] resuming {folder.path} from step {start} "
                   f"({format_seconds(train_seconds)} trained so far)", flush=True)
     distributed.broadcast_modules(*state.modules.values(), *([state.ema.shadow] if state.ema else []))
+    w = distributed.world()
+    if w.distributed and main:
+        print(f"[{name}] data parallel: {w.world_size} processes ({torch.distributed.get_backend()}), global batch "
+              f"{config.batch_size} = {w.world_size} x {config.batch_size // w.world_size}", flush=True)
     if main:
         write_json(folder.config, {**config.to_dict(), "model": name, "meta": meta})
     history = History(folder.history)
