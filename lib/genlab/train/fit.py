@@ -26,7 +26,7 @@ import torch
 from ..base.config import RunConfig
 from ..base.files import write_json
 from ..base.run_folder import RunFolder
-from ..base.runlog import History, Progress, TensorBoard, format_seconds
+from ..base.runlog import History, Loggers, Progress, format_seconds
 from ..data import DeviceBatches
 from ..plots import make_grid, save_grid
 from . import distributed
@@ -49,6 +49,14 @@ class FitResult:
     train_seconds: float
     resumed_from: int
     history: list[dict[str, float]] = field(default_factory=list)
+    loggers: Loggers | None = None
+
+    def finish(self, metrics: dict[str, Any]) -> None:
+        """Hand the final metrics (metrics.json) to the run's loggers (W&B summary) and close them."""
+        if self.loggers is not None:
+            self.loggers.summary(metrics)
+            self.loggers.close()
+            self.loggers = None
 
 
 def fit(config: RunConfig, state: TrainState, step_fn: StepFn, batches: DeviceBatches, *,
@@ -91,7 +99,8 @@ def fit(config: RunConfig, state: TrainState, step_fn: StepFn, batches: DeviceBa
         write_json(folder.config, {**config.to_dict(), "model": name, "meta": meta})
     history = History(folder.history)
     history.truncate(start)
-    tb = TensorBoard(folder.tensorboard if config.tensorboard and main else None)
+    loggers = Loggers.for_run(folder.path, config.logger, config.tensorboard, {**config.to_dict(), "model": name},
+                         f"{config.run}/{name}", enabled=main)
     progress = Progress(total_steps, name, start=start, printer=print if main else _quiet)
 
     def save(step: int) -> None:
@@ -106,7 +115,7 @@ def fit(config: RunConfig, state: TrainState, step_fn: StepFn, batches: DeviceBa
     for m in state.modules.values():
         m.train()
     sums: dict[str, Any] = {}
-    count, t_call, step = 0, time.perf_counter(), start
+    count, t_call, step, done = 0, time.perf_counter(), start, False
     try:
         with stop_on_sigusr1():
             while step < total_steps:
@@ -127,13 +136,13 @@ def fit(config: RunConfig, state: TrainState, step_fn: StepFn, batches: DeviceBa
                             f"({', '.join(f'{k}={means[k]}' for k in bad)}); training stopped and the last good "
                             f"checkpoint in {folder.checkpoint} was kept. Try: {divergence_hint}")
                     history.append({"step": step, "epoch": step / steps_per_epoch, "seconds": train_seconds, **means})
-                    tb.scalars(step, means)
+                    loggers.scalars(step, means)
                     progress.update(step, means, force=step == total_steps)
                     sums, count = {}, 0
                 if main and sample_fn is not None and ((sample_every and step % sample_every == 0) or step == total_steps):
                     images = sample_fn(step)
                     save_grid(images, folder.sample_grid(step))
-                    tb.image("samples", step, make_grid(images))
+                    loggers.image("samples", step, make_grid(images))
                 if checkpoint_every and step % checkpoint_every == 0 and step < total_steps:
                     save(step)
                 budget_hit = config.time_budget_s and time.perf_counter() - t_call > config.time_budget_s
@@ -146,11 +155,13 @@ def fit(config: RunConfig, state: TrainState, step_fn: StepFn, batches: DeviceBa
                                               f"checkpoint saved in {folder.checkpoint}: run again to resume")
             if distributed.any_rank(step > start or not folder.checkpoint.exists()):
                 save(step)
+        done = True
     finally:
-        tb.close()
+        if not done:  # on success the model's train() passes the final metrics first (FitResult.finish)
+            loggers.close()
         for m in state.modules.values():
             m.eval()
-    return FitResult(folder.path, step, total_steps, train_seconds, start, history.rows)
+    return FitResult(folder.path, step, total_steps, train_seconds, start, history.rows, loggers)
 
 
 def _quiet(*_: Any, **__: Any) -> None:

@@ -89,10 +89,10 @@ def train(config: DCGANConfig) -> TrainedDCGAN:
                            device, result.step)
     if not distributed.is_main():
         return trained  # rank 0 alone measures and writes
-    RunFolder(config.run_dir).update_metrics(
+    result.finish(RunFolder(config.run_dir).update_metrics(
         model="dcgan", dataset=config.dataset, conditional=config.conditional, steps=result.step,
         epochs=result.step / batches.steps_per_epoch, train_seconds=result.train_seconds,
         parameters=count_parameters(gen) + count_parameters(disc), generator_parameters=count_parameters(gen),
         seconds_per_100={"generator": seconds_per_100(lambda n: trained.sample(n), 100, device)},
-        device=str(device))
+        device=str(device)))
     return trained

@@ -61,10 +61,10 @@ def train(config: DDPMConfig) -> TrainedDDPM:
     trained.step = result.step
     if not distributed.is_main():
         return trained  # rank 0 alone measures and writes
-    RunFolder(config.run_dir).update_metrics(
+    result.finish(RunFolder(config.run_dir).update_metrics(
         model="ddpm", dataset=config.dataset, conditional=config.conditional, schedule=config.schedule,
         num_steps=config.num_steps, steps=result.step, epochs=result.step / batches.steps_per_epoch,
         train_seconds=result.train_seconds, parameters=count_parameters(net),
         guidance=config.guidance if num_classes else None, seconds_per_100=measure_samplers(trained),
-        device=str(device))
+        device=str(device)))
     return trained

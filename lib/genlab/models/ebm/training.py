@@ -111,10 +111,10 @@ def train(config: EBMConfig) -> TrainedEBM:
     test = trained.test_images(500)
     auroc = ood_auroc(trained.energies(test), trained.energies(to_uint8(uniform_noise(test.shape))))
     spc = seconds_per_100(lambda n: trained.sample(n, init="noise"), 100, device)
-    RunFolder(config.run_dir).update_metrics(
+    result.finish(RunFolder(config.run_dir).update_metrics(
         model="ebm", dataset=config.dataset, conditional=False, steps=result.step,
         epochs=result.step / batches.steps_per_epoch, train_seconds=result.train_seconds,
         parameters=count_parameters(net), langevin_steps_train=config.langevin_steps,
         sample_steps=config.sample_steps, seconds_per_100={f"langevin_{config.sample_steps}_steps_from_noise": spc},
-        ood_auroc_real_vs_uniform_noise=auroc, device=str(device))
+        ood_auroc_real_vs_uniform_noise=auroc, device=str(device)))
     return trained
