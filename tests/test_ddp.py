@@ -27,7 +27,7 @@ from genlab.train.checkpoint import load_checkpoint
 ROOT = Path(__file__).resolve().parents[1]
 # Tolerance of the 1-vs-2-process comparison: float32 sums in another order (the all-reduce of the
 # two half-batch gradients vs one full-batch backward) differ in the last bits only.
-RTOL, ATOL = 1e-5, 1e-7
+RTOL, ATOL = 1e-5, 1e-6  # measured: |dw| <= 1.5e-8, |d exp_avg| <= 1.3e-7 after 4 updates
 
 
 def train(kind: str, nproc: int, out: Path, run: str = "r", **params) -> subprocess.CompletedProcess:
