@@ -2,6 +2,8 @@
 # Submit the whole book to Slurm, from the login node:
 #   1. download the datasets the profile needs (here: compute nodes often have no internet);
 #   2. one job per notebook in _toc.yml (theory notebooks without a GPU), plus the sweep (a job array);
+#      with --gpus, each model's notebook waits for a data-parallel training job (slurm/train.sbatch)
+#      and then loads its finished checkpoint;
 #   3. the comparison notebook, once all of those succeeded (--dependency=afterok);
 #   4. the book build, once everything succeeded.
 # Prints the job ids and how to watch them.
@@ -15,6 +17,9 @@
 #     --partition P --account A --time T --mem M --cpus N --gres G|none   resources of the notebook jobs
 #                                 (defaults: $GENLAB_PARTITION, ..., else the #SBATCH lines of notebook.sbatch)
 #     --container FILE.sif        run inside Apptainer (= GENLAB_CONTAINER; see slurm/genlab.def)
+#     --gpus G --nodes N          train each model first on N nodes x G GPUs (slurm/train.sbatch; one
+#                                 task per GPU; batch_size is global); default: train in the notebook job
+#     --train-time T              time limit of the training jobs (default: train.sbatch's, 8 h)
 #     --smoke                     = --profile smoke with small jobs (20 min, 3 GB, 1 CPU): tries the scripts
 #     --dry-run                   print the sbatch commands instead of submitting
 # Logs go to logs/ (or $GENLAB_LOG_DIR).
@@ -34,6 +39,9 @@ CPUS=${GENLAB_CPUS:-}
 GRES=${GENLAB_GRES:-}
 DRY=0
 EXTRA=()
+TRAIN_GPUS=
+TRAIN_NODES=1
+TRAIN_TIME=
 
 die() { echo "submit.sh: error: $*" >&2; exit 2; }
 while (($#)); do
@@ -52,13 +60,18 @@ while (($#)); do
         --gres) GRES=$2; shift 2 ;;
         --container) export GENLAB_CONTAINER=$(cd "$(dirname "$2")" && pwd)/$(basename "$2"); shift 2 ;;
         --smoke) PROFILE=smoke; TIME=${TIME:-00:20:00}; MEM=${MEM:-3G}; CPUS=${CPUS:-1}; shift ;;
+        --gpus) TRAIN_GPUS=$2; shift 2 ;;
+        --nodes) TRAIN_NODES=$2; shift 2 ;;
+        --train-time) TRAIN_TIME=$2; shift 2 ;;
         --dry-run) DRY=1; shift ;;
         --) shift; EXTRA=("$@"); break ;;
-        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
         *) die "unknown option '$1' (see bash slurm/submit.sh --help)" ;;
     esac
 done
 [[ -z $SWEEP || -f $SWEEP ]] || die "sweep file $SWEEP does not exist"
+[[ -z $TRAIN_GPUS || $TRAIN_GPUS =~ ^[1-9][0-9]*$ ]] || die "--gpus $TRAIN_GPUS: give the GPUs per node, e.g. --gpus 4"
+[[ $TRAIN_NODES =~ ^[1-9][0-9]*$ ]] || die "--nodes $TRAIN_NODES: give a number of nodes, e.g. --nodes 2"
 
 # shellcheck source=slurm/env.sh
 source "$ROOT/slurm/env.sh" || die "could not set up the Python environment (see above)"
@@ -112,6 +125,7 @@ done <<<"$PLAN"
 
 # 2. Every notebook that depends on no other, and the sweep.
 FIRST=()
+TRAINS=()
 DEPENDENT=()
 declare -A NAMES=()
 while read -r kind stage notebook resource; do
@@ -120,6 +134,16 @@ while read -r kind stage notebook resource; do
     stem=$(basename "$notebook")
     res=("${NB_RES[@]}")
     [[ $resource == cpu ]] && res=("${SMALL[@]}" --gres=none --cpus-per-task=2)
+    if [[ -n $TRAIN_GPUS && $stem =~ ^[0-9]+_(.+)$ && -f $ROOT/lib/genlab/models/${BASH_REMATCH[1]}/training.py ]]; then
+        model=${BASH_REMATCH[1]}
+        train_res=(--nodes="$TRAIN_NODES" --ntasks-per-node="$TRAIN_GPUS" --gpus-per-node="$TRAIN_GPUS")
+        [[ -n $TRAIN_TIME ]] && train_res+=(--time="$TRAIN_TIME")
+        submit "genlab-train-$model" --output="$LOGS/genlab-train-$model-%j.out" "${train_res[@]}" \
+            "$ROOT/slurm/train.sbatch" "$model" "${SOURCE[@]}" "${PARAMS[@]}"
+        NAMES[$JOB]="train $model on $TRAIN_NODES x $TRAIN_GPUS GPUs"
+        TRAINS+=("$JOB")
+        res+=(--dependency="afterok:$JOB")
+    fi
     submit "genlab-$stem" --output="$LOGS/genlab-$stem-%j.out" "${res[@]}" \
         "$ROOT/slurm/notebook.sbatch" "$notebook" "${RUN_ARGS[@]}"
     FIRST+=("$JOB")
@@ -154,7 +178,8 @@ BOOK=$JOB
 NAMES[$BOOK]="book build (after ${ALL[*]})"
 
 echo "== submitted:"
-for id in "${ALL[@]}" "$BOOK"; do printf '   %-10s %s\n' "$id" "${NAMES[$id]}"; done
+IDS=("${TRAINS[@]}" "${ALL[@]}" "$BOOK")
+for id in "${IDS[@]}"; do printf '   %-10s %s\n' "$id" "${NAMES[$id]}"; done
 case $BUILD in /*) HTML=$BUILD ;; *) HTML=$ROOT/$BUILD ;; esac
 [[ $(basename "$HTML") == _build ]] && HTML=$(dirname "$HTML")
 cat <<EOF
@@ -162,7 +187,7 @@ cat <<EOF
    squeue --me  # state of your jobs (PD pending, R running)
    tail -f $LOGS/genlab-*.out  # live logs, one file per job (array tasks: _<task>)
    scontrol show job $BOOK  # why a job waits (Reason=Dependency until the others succeed)
-   scancel ${ALL[*]} $BOOK  # cancel everything
+   scancel ${IDS[*]}  # cancel everything
 == the book will be at $HTML/_build/html/index.html (job $BOOK)
-== job ids: ${ALL[*]} $BOOK
+== job ids: ${IDS[*]}
 EOF

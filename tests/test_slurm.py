@@ -124,6 +124,34 @@ def test_submit_dry_run_orders_jobs_and_dependencies(tmp_path):
     assert "== job ids: " + " ".join(str(1001 + i) for i in range(len(sbatch))) in out.stdout
 
 
+def test_submit_with_gpus_trains_each_model_before_its_notebook(tmp_path):
+    out = subprocess.run(["bash", "slurm/submit.sh", "--dry-run", "--profile", "full", "--gpus", "4", "--nodes", "2",
+                          "-p", "logger=wandb"], cwd=ROOT, env=job_env(tmp_path), capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    sbatch = [line for line in out.stdout.splitlines() if line.startswith("sbatch ")]
+    trains = [i for i, line in enumerate(sbatch) if "slurm/train.sbatch" in line]
+    assert [sbatch[i].split("train.sbatch ")[1].split()[0] for i in trains] == ["dcgan", "ddpm", "ebm"]
+    for i in trains:
+        kind = sbatch[i].split("train.sbatch ")[1].split()[0]
+        assert "--nodes=2 --ntasks-per-node=4 --gpus-per-node=4" in sbatch[i] and "-p logger=wandb" in sbatch[i]
+        notebook = sbatch[i + 1]
+        assert f"notebook.sbatch notebooks/0" in notebook and f"_{kind} " in notebook
+        assert f"--dependency=afterok:{1001 + i}" in notebook
+    bad = subprocess.run(["bash", "slurm/submit.sh", "--dry-run", "--gpus", "four"], cwd=ROOT, env=job_env(tmp_path),
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "--gpus four: give the GPUs per node" in bad.stderr
+
+
+def test_training_job_parameters_are_the_notebooks(tmp_path):
+    """train.sbatch trains with what the notebook will use, so the notebook loads the finished checkpoint."""
+    assert slurm.train_notebook("ddpm", ROOT).stem == "02_ddpm"
+    values = slurm.train_params("dcgan", "smoke", overrides={"output_dir": "/x"}, root=ROOT)
+    notebook = slurm.notebook_defaults(ROOT / "notebooks" / "01_dcgan.ipynb")
+    assert set(values) == set(notebook) and values["output_dir"] == "/x" and values["run"] == "smoke"
+    with pytest.raises(ValueError, match="model 'gan' has no training notebook.*dcgan, ddpm, ebm"):
+        slurm.train_notebook("gan", ROOT)
+
+
 @pytest.mark.notebook
 def test_runner_passes_sigusr1_to_the_kernel(tmp_path):
     """SIGUSR1 to `python -m genlab run-notebooks` stops training in the kernel with a checkpoint: exit code 3."""
@@ -248,6 +276,28 @@ def test_sweep_is_a_job_array_with_one_output_folder_per_task(pipeline):
     task_logs = sorted(p.name for p in (tmp / "logs").glob("genlab-sweep-dcgan_lr-*_*.out"))
     assert len(task_logs) == 2
     assert len(list((tmp / "build" / "sweeps" / "dcgan_lr").glob("*/src/notebooks/01_dcgan.ipynb"))) == 2
+
+
+@pytest.mark.slurm
+def test_two_task_data_parallel_training_job_finishes_with_one_checkpoint(cluster, tmp_path):
+    """slurm/train.sbatch with srun --ntasks=2 (gloo on the CPU): ranks from Slurm's environment."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    submitted = subprocess.run(
+        ["sbatch", "--parsable", "--time=00:10:00", "--mem=3G", "--nodes=1", "--ntasks-per-node=2",
+         "--gpus-per-node=2", "--cpus-per-task=1", f"--chdir={ROOT}", f"--output={logs}/train-%j.out",
+         "slurm/train.sbatch", "dcgan", "--profile", "smoke", "-p", f"output_dir={tmp_path / 'out'}"],
+        cwd=ROOT, env=job_env(tmp_path), capture_output=True, text=True, check=True)
+    job = submitted.stdout.strip().split(";")[0]
+    records = wait_for([job], 300, logs)
+    assert_completed(records, logs)
+    text = (logs / f"train-{job}.out").read_text(errors="replace")
+    assert "data parallel: 2 processes (gloo), global batch 32 = 2 x 16" in text, text[-3000:]
+    assert text.count("trained dcgan:") == 2 and text.count("[dcgan] step 8/8") == 1  # rank 0 alone reports
+    run_dir = tmp_path / "out" / "smoke" / "dcgan"
+    assert [p.name for p in run_dir.glob("*.pt")] == ["checkpoint.pt"]
+    assert torch.load(run_dir / "checkpoint.pt", weights_only=True)["step"] == 8
+    assert json.loads((run_dir / "metrics.json").read_text())["steps"] == 8
 
 
 @pytest.mark.slurm

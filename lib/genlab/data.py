@@ -264,9 +264,14 @@ class DeviceBatches:
     ``batch(step)`` returns the ``step``-th batch of training (epochs follow
     each other, each with its own fixed permutation), so the stream of batches
     is a pure function of ``seed`` and ``step``.
+
+    ``batch_size`` is the global batch; ``rows`` (a slice of it) is what this process
+    trains on under data parallelism (``genlab.train.distributed.rows``), so the ranks
+    see disjoint shards of each epoch's permutation and together the one-process batch.
     """
 
-    def __init__(self, data: ImageData, batch_size: int, device: torch.device | str, seed: int = 0):
+    def __init__(self, data: ImageData, batch_size: int, device: torch.device | str, seed: int = 0,
+                 rows: slice | None = None):
         if batch_size > len(data):
             raise ValueError(f"parameter 'batch_size' = {batch_size} exceeds the dataset size {len(data)}; "
                              f"use a batch size <= {len(data)}")
@@ -274,6 +279,7 @@ class DeviceBatches:
         self.labels = data.labels.to(device)
         self.batch_size = batch_size
         self.seed = seed
+        self.rows = rows
         self.steps_per_epoch = num_batches(len(data), batch_size)
         self._epoch = -1
         self._perm: torch.Tensor | None = None
@@ -285,6 +291,8 @@ class DeviceBatches:
             self._perm = epoch_permutation(len(self.labels), self.seed, epoch).to(self.images.device)
             self._epoch = epoch
         idx = self._perm[i * self.batch_size:(i + 1) * self.batch_size]
+        if self.rows is not None:
+            idx = idx[self.rows]
         return to_float(self.images[idx]), self.labels[idx]
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:

@@ -230,6 +230,8 @@ class RunConfig(Config):
     device: str = param("auto", check=check_device, resumable=True,
                         help="auto (CUDA, then MPS, then CPU), cpu, cuda, mps")
     tensorboard: bool = param(False, resumable=True, help="also log scalars and grids to <run dir>/tensorboard")
+    logger: str = param("none", choices=("none", "tensorboard", "wandb", "both"), resumable=True,
+                        help="none, tensorboard, wandb (Weights & Biases; offline without an API key) or both")
     data_dir: str = param("data", resumable=True, help="where downloaded datasets live")
     output_dir: str = param("outputs", resumable=True,
                             help="root of all runs (relative paths: from the project root)")

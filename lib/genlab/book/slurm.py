@@ -10,6 +10,9 @@ The shell scripts stay thin: they call ``python -m genlab.slurm <command>`` and 
   runs the sweep's notebook with ``run=<name>/<key><value>_<key><value>``, so results land in
   ``outputs/<name>/lr0.0002_seed0/dcgan/`` and the comparison notebook aggregates
   ``outputs/<name>/*/dcgan/metrics.json``.
+- ``train-notebook`` / ``train-params``: the notebook that trains a model kind, and the parameters a
+  distributed training job (``slurm/train.sbatch``) must use so that the notebook run after it
+  finds the finished checkpoint of the same configuration and loads it (train-or-resume).
 """
 
 from __future__ import annotations
@@ -69,6 +72,29 @@ def plan(profile: str, params_dir: str | None = None, overrides: dict[str, Any] 
         if dataset in DOWNLOADABLE and (dataset, data_dir) not in downloads:
             downloads.append((dataset, data_dir))
     return jobs, downloads
+
+
+# ----------------------------------------------------------------------------- training jobs
+
+def train_notebook(kind: str, root: Path | None = None) -> Path:
+    """The notebook in ``_toc.yml`` that trains model ``kind``: ``notebooks/NN_<kind>.ipynb``."""
+    root = root or project_root()
+    found = [nb for nb in toc_notebooks(root) if re.fullmatch(rf"\d+_{re.escape(kind)}", nb.stem)]
+    if not found:
+        kinds = [m.group(1) for nb in toc_notebooks(root) if (m := re.fullmatch(r"\d+_(\w+)", nb.stem))
+                 and (root / "lib" / "genlab" / "models" / m.group(1) / "training.py").exists()]
+        raise ValueError(f"model '{kind}' has no training notebook in _toc.yml; choose one of {', '.join(kinds)}")
+    return found[0]
+
+
+def train_params(kind: str, profile: str = "full", params_dir: str | None = None,
+                 overrides: dict[str, Any] | None = None, root: Path | None = None) -> dict[str, Any]:
+    """The notebook's parameters cell, then the profile's file, then ``overrides``: what the notebook will use."""
+    root = root or project_root()
+    nb = train_notebook(kind, root)
+    return {**notebook_defaults(root / nb),
+            **profile_parameters(nb, profile, root, Path(params_dir) if params_dir else None),
+            **(overrides or {})}
 
 
 # ----------------------------------------------------------------------------- sweeps
@@ -152,6 +178,13 @@ def main(argv: list[str] | None = None) -> int:
     sp.add_argument("file")
     sp.add_argument("index", type=int)
     sp.add_argument("--profile", default="full")
+    sp = sub.add_parser("train-notebook", help="the notebook that trains KIND (exit 2 if none)")
+    sp.add_argument("kind")
+    sp = sub.add_parser("train-params", help="YAML parameters of KIND's notebook for a training job")
+    sp.add_argument("kind")
+    sp.add_argument("--profile", default="full")
+    sp.add_argument("--params-dir")
+    sp.add_argument("-p", action="append", metavar="NAME=VALUE")
     args = p.parse_args(argv)
     try:
         if args.command == "plan":
@@ -160,6 +193,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"job {stage} {name} {resource}")
             for dataset, data_dir in downloads:
                 print(f"download {dataset} {data_dir}")
+        elif args.command == "train-notebook":
+            print(train_notebook(args.kind).with_suffix("").as_posix())
+        elif args.command == "train-params":
+            values = train_params(args.kind, args.profile, args.params_dir, parse_assignments(args.p))
+            print(yaml.safe_dump(values, sort_keys=False), end="")
         elif args.command == "has-param":
             (nb,) = select(toc_notebooks(project_root()), [args.notebook])
             return 0 if args.name in notebook_defaults(project_root() / nb) else 1

@@ -128,20 +128,26 @@ class GaussianDiffusion(nn.Module):
         return self._at(self.sqrt_alpha_bar, t) * eps - self._at(self.sqrt_one_minus_alpha_bar, t) * x0
 
     def loss(self, model: nn.Module, x0: torch.Tensor, y: torch.Tensor | None = None, p_uncond: float = 0.0,
-             null_class: int | None = None) -> torch.Tensor:
+             null_class: int | None = None, batch_size: int | None = None,
+             rows: slice | None = None) -> torch.Tensor:
         """Simple loss E_{t, eps} ||target - model(x_t, t, y)||^2 (eq. (eq-simple-loss)), a scalar.
 
         target = eps (or v for ``prediction='v'``); t is uniform over all steps; labels are
         dropped to ``null_class`` with probability ``p_uncond`` for classifier-free guidance.
+        Data parallel: x0 (and y) are ``rows`` of a global batch of ``batch_size``; t, eps and the
+        label drops are drawn for the whole global batch and sliced, so the ranks together
+        compute exactly the one-process loss.
         """
         b = x0.shape[0]
-        t = torch.randint(0, self.num_steps, (b,), device=x0.device)
-        eps = torch.randn_like(x0)
+        n, rows = (b, slice(0, b)) if batch_size is None else (batch_size, rows or slice(0, batch_size))
+        t = torch.randint(0, self.num_steps, (n,), device=x0.device)[rows]
+        eps = torch.randn((n, *x0.shape[1:]), device=x0.device, dtype=x0.dtype)[rows]
         xt = self.q_sample(x0, t, eps)
         if y is not None and p_uncond > 0:
             if null_class is None:
                 raise ValueError("p_uncond > 0 needs null_class (the model's 'no class' label index)")
-            y = drop_labels(y, p_uncond, null_class)
+            drop = torch.rand((n,), device=y.device)[rows] < p_uncond
+            y = torch.where(drop, torch.full_like(y, null_class), y)
         target = eps if self.prediction == "eps" else self.v_target(x0, t, eps)
         return F.mse_loss(model(xt, t, y).float(), target)
 

@@ -6,6 +6,11 @@ resumes from the run folder's checkpoint when there is one (refusing a run whose
 config differs), logs ``history.csv``, writes sample grids, checkpoints atomically, stops
 cleanly on non-finite values (keeping the last good checkpoint) and on SIGUSR1 or a time
 budget (saving a checkpoint first, so a requeued job resumes).
+
+Under data parallelism (:mod:`genlab.train.distributed`) every rank runs this loop on its
+shard of each global batch; logged scalars are averaged over ranks; rank 0 alone writes the
+config, history, grids, loggers and checkpoints (the others wait for each checkpoint); a stop
+(SIGUSR1 on any rank, or the time budget) is agreed by all ranks at the same step.
 """
 
 from __future__ import annotations
@@ -21,9 +26,10 @@ import torch
 from ..base.config import RunConfig
 from ..base.files import write_json
 from ..base.run_folder import RunFolder
-from ..base.runlog import History, Progress, TensorBoard, format_seconds
+from ..base.runlog import History, Loggers, Progress, format_seconds
 from ..data import DeviceBatches
 from ..plots import make_grid, save_grid
+from . import distributed
 from .checkpoint import RunMismatchError, TrainState, check_resumable, load_checkpoint, save_checkpoint
 from .devices import set_rng_state
 from .signals import TrainingInterrupted, stop_on_sigusr1, stop_requested
@@ -43,6 +49,14 @@ class FitResult:
     train_seconds: float
     resumed_from: int
     history: list[dict[str, float]] = field(default_factory=list)
+    loggers: Loggers | None = None
+
+    def finish(self, metrics: dict[str, Any]) -> None:
+        """Hand the final metrics (metrics.json) to the run's loggers (W&B summary) and close them."""
+        if self.loggers is not None:
+            self.loggers.summary(metrics)
+            self.loggers.close()
+            self.loggers = None
 
 
 def fit(config: RunConfig, state: TrainState, step_fn: StepFn, batches: DeviceBatches, *,
@@ -57,6 +71,7 @@ def fit(config: RunConfig, state: TrainState, step_fn: StepFn, batches: DeviceBa
     (JSON-able: channels, class names, ...) is stored in the checkpoint to rebuild the model.
     """
     name, folder = config.model, RunFolder(config.run_dir)
+    main = distributed.is_main()
     steps_per_epoch = batches.steps_per_epoch
     total_steps = config.total_steps(steps_per_epoch)
     sample_every, checkpoint_every = config.sample_every * steps_per_epoch, config.checkpoint_every * steps_per_epoch
@@ -70,26 +85,37 @@ def fit(config: RunConfig, state: TrainState, step_fn: StepFn, batches: DeviceBa
         check_resumable(folder.path, ckpt["config"], config)
         state.restore(ckpt)
         set_rng_state(ckpt["rng"])
+        distributed.restore_device_rng(ckpt["rng"], batches.images.device)
         start, train_seconds = int(ckpt["step"]), float(ckpt.get("train_seconds", 0.0))
-        print(f"[{name}] resuming {folder.path} from step {start} "
-              f"({format_seconds(train_seconds)} trained so far)", flush=True)
-    write_json(folder.config, {**config.to_dict(), "model": name, "meta": meta})
+        if main:
+            print(f"[{name}] resuming {folder.path} from step {start} "
+                  f"({format_seconds(train_seconds)} trained so far)", flush=True)
+    distributed.broadcast_modules(*state.modules.values(), *([state.ema.shadow] if state.ema else []))
+    w = distributed.world()
+    if w.distributed and main:
+        print(f"[{name}] data parallel: {w.world_size} processes ({torch.distributed.get_backend()}), global batch "
+              f"{config.batch_size} = {w.world_size} x {config.batch_size // w.world_size}", flush=True)
+    if main:
+        write_json(folder.config, {**config.to_dict(), "model": name, "meta": meta})
     history = History(folder.history)
     history.truncate(start)
-    tb = TensorBoard(folder.tensorboard if config.tensorboard else None)
-    progress = Progress(total_steps, name, start=start)
+    loggers = Loggers.for_run(folder.path, config.logger, config.tensorboard, {**config.to_dict(), "model": name},
+                         f"{config.run}/{name}", enabled=main)
+    progress = Progress(total_steps, name, start=start, printer=print if main else _quiet)
 
     def save(step: int) -> None:
         if not state.all_finite():
             raise DivergenceError(f"[{name}] parameters became non-finite before step {step}; the last good "
                                   f"checkpoint in {folder.checkpoint} was kept. Try: {divergence_hint}")
-        save_checkpoint(folder.checkpoint, state.checkpoint(name, config.to_dict(), step, train_seconds, meta))
-        history.save()
+        if main:
+            save_checkpoint(folder.checkpoint, state.checkpoint(name, config.to_dict(), step, train_seconds, meta))
+            history.save()
+        distributed.barrier()  # no rank moves on (or exits) before the checkpoint is on disk
 
     for m in state.modules.values():
         m.train()
     sums: dict[str, Any] = {}
-    count, t_call, step = 0, time.perf_counter(), start
+    count, t_call, step, done = 0, time.perf_counter(), start, False
     try:
         with stop_on_sigusr1():
             while step < total_steps:
@@ -102,7 +128,7 @@ def fit(config: RunConfig, state: TrainState, step_fn: StepFn, batches: DeviceBa
                 step += 1
                 train_seconds += time.perf_counter() - t0
                 if step % log_every == 0 or step == total_steps:
-                    means = {k: float(v) / count for k, v in sums.items()}
+                    means = distributed.mean_scalars({k: float(v) / count for k, v in sums.items()})
                     bad = [k for k, v in means.items() if not math.isfinite(v)]
                     if bad:
                         raise DivergenceError(
@@ -110,26 +136,33 @@ def fit(config: RunConfig, state: TrainState, step_fn: StepFn, batches: DeviceBa
                             f"({', '.join(f'{k}={means[k]}' for k in bad)}); training stopped and the last good "
                             f"checkpoint in {folder.checkpoint} was kept. Try: {divergence_hint}")
                     history.append({"step": step, "epoch": step / steps_per_epoch, "seconds": train_seconds, **means})
-                    tb.scalars(step, means)
+                    loggers.scalars(step, means)
                     progress.update(step, means, force=step == total_steps)
                     sums, count = {}, 0
-                if sample_fn is not None and ((sample_every and step % sample_every == 0) or step == total_steps):
+                if main and sample_fn is not None and ((sample_every and step % sample_every == 0) or step == total_steps):
                     images = sample_fn(step)
                     save_grid(images, folder.sample_grid(step))
-                    tb.image("samples", step, make_grid(images))
+                    loggers.image("samples", step, make_grid(images))
                 if checkpoint_every and step % checkpoint_every == 0 and step < total_steps:
                     save(step)
                 budget_hit = config.time_budget_s and time.perf_counter() - t_call > config.time_budget_s
-                if (stop_requested() or budget_hit) and step < total_steps:
+                stop = distributed.any_rank(bool(stop_requested() or budget_hit))  # all ranks stop at one step
+                if stop and step < total_steps:
                     save(step)
-                    why = ("a stop signal (SIGUSR1 or SIGTERM)" if stop_requested()
+                    why = ("a stop signal (SIGUSR1 or SIGTERM)" if stop_requested() or not budget_hit
                            else f"the time budget ({config.time_budget_s:g} s)")
                     raise TrainingInterrupted(f"[{name}] stopped at step {step}/{total_steps} on {why}; "
                                               f"checkpoint saved in {folder.checkpoint}: run again to resume")
-            if step > start or not folder.checkpoint.exists():
+            if distributed.any_rank(step > start or not folder.checkpoint.exists()):
                 save(step)
+        done = True
     finally:
-        tb.close()
+        if not done:  # on success the model's train() passes the final metrics first (FitResult.finish)
+            loggers.close()
         for m in state.modules.values():
             m.eval()
-    return FitResult(folder.path, step, total_steps, train_seconds, start, history.rows)
+    return FitResult(folder.path, step, total_steps, train_seconds, start, history.rows, loggers)
+
+
+def _quiet(*_: Any, **__: Any) -> None:
+    """Progress printer of ranks other than 0."""

@@ -9,8 +9,9 @@ from ...data import DeviceBatches, balanced_labels, load_dataset, to_uint8
 from ...base.paths import resolve_path
 from ...base.run_folder import RunFolder
 from ...sampling.frozen import frozen
+from ...train import distributed
 from ...train.checkpoint import TrainState
-from ...train.devices import count_parameters, seed_everything, select_device
+from ...train.devices import count_parameters, seed_everything
 from ...train.ema import EMA
 from ...train.fit import fit
 from ...train.timing import seconds_per_100
@@ -24,31 +25,42 @@ def bce(logits: torch.Tensor, target: float) -> torch.Tensor:
 
 
 def gan_step(gen: Generator, disc: Discriminator, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
-             x0: torch.Tensor, y: torch.Tensor | None, ac_weight: float = 0.0) -> dict[str, torch.Tensor]:
+             x0: torch.Tensor, y: torch.Tensor | None, ac_weight: float = 0.0,
+             batch_size: int | None = None) -> dict[str, torch.Tensor]:
     """One DCGAN update on a real batch x0 (B x C x H x W in [-1, 1], labels y or None): D, then G.
 
     D minimises BCE(real -> 1, fake -> 0) on fakes with the batch's labels; G uses the non-saturating
     loss -log D(G(z, y')) on fresh z and uniformly drawn labels y'. With ``ac_weight`` > 0 both also
     minimise the auxiliary classifier's cross-entropy (D on real images only, G on its samples).
     Returns detached scalars: loss_d, loss_g, d_real, d_fake (mean D outputs).
+    Data parallel: x0 is this rank's shard of a global batch of ``batch_size``; z is drawn for the
+    global batch and sliced, and D's and G's gradients are each averaged over ranks before their
+    optimizer steps. BatchNorm statistics and D's minibatch-std channel stay per rank (as BatchNorm in PyTorch's DDP).
     """
     b, device = x0.shape[0], x0.device
+
+    def rows(draw):  # drawn for the global batch, this rank's rows: the same draws as one process
+        return draw(b) if batch_size is None else draw(batch_size)[distributed.rows(batch_size)]
+
     with torch.no_grad():
-        fake = gen(torch.randn(b, gen.latent_dim, device=device), y)
+        fake = gen(rows(lambda n: torch.randn(n, gen.latent_dim, device=device)), y)
     (logits_real, class_real), (logits_fake, _) = disc(x0, y), disc(fake, y)
     loss_d = bce(logits_real, 1.0) + bce(logits_fake, 0.0)
     if y is not None and ac_weight:
         loss_d = loss_d + ac_weight * F.cross_entropy(class_real, y)
     opt_d.zero_grad(set_to_none=True)
     loss_d.backward()
+    distributed.average_gradients(disc)
     opt_d.step()
-    y_gen = torch.randint(0, gen.num_classes, (b,), device=device) if y is not None else None
-    logits_gen, class_gen = disc(gen(torch.randn(b, gen.latent_dim, device=device), y_gen), y_gen)
+    z_gen = rows(lambda n: torch.randn(n, gen.latent_dim, device=device))
+    y_gen = rows(lambda n: torch.randint(0, gen.num_classes, (n,), device=device)) if y is not None else None
+    logits_gen, class_gen = disc(gen(z_gen, y_gen), y_gen)
     loss_g = bce(logits_gen, 1.0)
     if y_gen is not None and ac_weight:
         loss_g = loss_g + ac_weight * F.cross_entropy(class_gen, y_gen)
     opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
+    distributed.average_gradients(gen)
     opt_g.step()
     return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(),
             "d_real": torch.sigmoid(logits_real).mean().detach(), "d_fake": torch.sigmoid(logits_fake).mean().detach()}
@@ -56,7 +68,7 @@ def gan_step(gen: Generator, disc: Discriminator, opt_g: torch.optim.Optimizer, 
 
 def train(config: DCGANConfig) -> TrainedDCGAN:
     """Train (or resume) a DCGAN as ``config`` says; writes config/checkpoint/history/samples/metrics."""
-    device = select_device(config.device)
+    device = distributed.setup(config.device)
     data = load_dataset(config.dataset, "train", image_size=config.image_size,
                         data_dir=resolve_path(config.data_dir))
     seed_everything(config.seed)
@@ -66,14 +78,15 @@ def train(config: DCGANConfig) -> TrainedDCGAN:
     opt_d = torch.optim.Adam(disc.parameters(), lr=config.lr, betas=(config.beta1, 0.999))
     ema = EMA(gen, config.ema_decay) if config.ema_decay > 0 else None
     state = TrainState({"generator": gen, "discriminator": disc}, {"generator": opt_g, "discriminator": opt_d}, ema)
-    batches = DeviceBatches(data, config.batch_size, device, seed=config.seed)
+    batches = DeviceBatches(data, config.batch_size, device, seed=config.seed, rows=distributed.rows(config.batch_size))
     num_classes = gen.num_classes
     fixed_n = 10 * num_classes if num_classes else 64
     fixed_z = torch.randn(fixed_n, config.latent_dim, generator=torch.Generator().manual_seed(config.seed + 1)).to(device)
     fixed_y = balanced_labels(fixed_n, num_classes).to(device) if num_classes else None
 
     def step_fn(step: int, x0: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
-        scalars = gan_step(gen, disc, opt_g, opt_d, x0, y if num_classes else None, config.ac_weight)
+        scalars = gan_step(gen, disc, opt_g, opt_d, x0, y if num_classes else None, config.ac_weight,
+                           config.batch_size)
         if ema is not None:
             ema.update(gen)
         return scalars
@@ -87,10 +100,12 @@ def train(config: DCGANConfig) -> TrainedDCGAN:
                  divergence_hint="lower lr (e.g. 1e-4), or set beta1 = 0.5 and check the data range")
     trained = TrainedDCGAN(gen if ema is None else recalibrated(ema.shadow, seed=config.seed), config,
                            config.run_dir, data.class_names, device, result.step)
-    RunFolder(config.run_dir).update_metrics(
+    if not distributed.is_main():
+        return trained  # rank 0 alone measures and writes
+    result.finish(RunFolder(config.run_dir).update_metrics(
         model="dcgan", dataset=config.dataset, conditional=config.conditional, steps=result.step,
         epochs=result.step / batches.steps_per_epoch, train_seconds=result.train_seconds,
         parameters=count_parameters(gen) + count_parameters(disc), generator_parameters=count_parameters(gen),
         seconds_per_100={"generator": seconds_per_100(lambda n: trained.sample(n), 100, device)},
-        device=str(device))
+        device=str(device)))
     return trained

@@ -12,8 +12,9 @@ import torch
 from ...base.paths import resolve_path
 from ...base.run_folder import RunFolder
 from ...data import DeviceBatches, balanced_labels, load_dataset
+from ...train import distributed
 from ...train.checkpoint import TrainState
-from ...train.devices import count_parameters, seed_everything, select_device
+from ...train.devices import count_parameters, seed_everything
 from ...train.ema import EMA
 from ...train.fit import fit
 from .config import DDPMConfig
@@ -22,7 +23,7 @@ from .trained import TrainedDDPM, autocast, build, measure_samplers
 
 def train(config: DDPMConfig) -> TrainedDDPM:
     """Train (or resume) a DDPM as ``config`` says; writes config/checkpoint/history/samples/metrics."""
-    device = select_device(config.device)
+    device = distributed.setup(config.device)
     data = load_dataset(config.dataset, "train", image_size=config.image_size, data_dir=resolve_path(config.data_dir))
     seed_everything(config.seed)
     net, diffusion = build(config, data.channels, data.num_classes)
@@ -30,7 +31,8 @@ def train(config: DDPMConfig) -> TrainedDDPM:
     opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     ema = EMA(net, config.ema_decay)
     state = TrainState({"unet": net}, {"unet": opt}, ema)
-    batches = DeviceBatches(data, config.batch_size, device, seed=config.seed)
+    rows = distributed.rows(config.batch_size)  # this process's share of the global batch
+    batches = DeviceBatches(data, config.batch_size, device, seed=config.seed, rows=rows)
     num_classes = net.num_classes
     fixed_n = 2 * num_classes if num_classes else 20
     fixed_y = balanced_labels(fixed_n, num_classes) if num_classes else None
@@ -40,9 +42,11 @@ def train(config: DDPMConfig) -> TrainedDDPM:
         for group in opt.param_groups:  # stateless warm-up: resumes exactly from any step
             group["lr"] = config.lr * min(1.0, (step + 1) / max(1, config.warmup_steps))
         with autocast(device, config.amp):
-            loss = diffusion.loss(net, x0, y if num_classes else None, config.p_uncond if num_classes else 0.0, net.null_class)
+            loss = diffusion.loss(net, x0, y if num_classes else None, config.p_uncond if num_classes else 0.0, net.null_class,
+                                  batch_size=config.batch_size, rows=rows)
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        distributed.average_gradients(net)  # before clipping: the clip sees the global gradient
         norm = torch.nn.utils.clip_grad_norm_(net.parameters(), config.grad_clip if config.grad_clip else float("inf"))
         opt.step()
         ema.update(net)
@@ -55,10 +59,12 @@ def train(config: DDPMConfig) -> TrainedDDPM:
     result = fit(config, state, step_fn, batches, meta=data.meta(), sample_fn=sample_fn,
                  divergence_hint="lower lr (e.g. 2e-4), keep grad_clip = 1 and check the data range")
     trained.step = result.step
-    RunFolder(config.run_dir).update_metrics(
+    if not distributed.is_main():
+        return trained  # rank 0 alone measures and writes
+    result.finish(RunFolder(config.run_dir).update_metrics(
         model="ddpm", dataset=config.dataset, conditional=config.conditional, schedule=config.schedule,
         num_steps=config.num_steps, steps=result.step, epochs=result.step / batches.steps_per_epoch,
         train_seconds=result.train_seconds, parameters=count_parameters(net),
         guidance=config.guidance if num_classes else None, seconds_per_100=measure_samplers(trained),
-        device=str(device))
+        device=str(device)))
     return trained

@@ -6,6 +6,13 @@ Each step draws chain starts from a replay buffer (~5 % fresh noise), runs Lange
 contrastive-divergence estimate of eq. (eq-cd-gradient)). Parameter gradients are clipped; the
 buffer is checkpointed in ``TrainState.extra``. A divergence guard stops with advice when energies
 or gradients blow up, keeping the last good checkpoint.
+
+Data parallel (genlab.train.distributed): each rank keeps its own replay buffer and runs its own
+Langevin chains from a rank-local random stream (seeded by seed, step and rank, so a resumed run
+draws as an uninterrupted one would); energies' gradients are averaged over ranks before clipping;
+the divergence guard decides on the largest |E| over all ranks. The checkpoint holds rank 0's
+buffer: on resume (with any number of processes) every rank starts from it, and the ranks'
+chains part again at the first step.
 """
 
 from __future__ import annotations
@@ -21,8 +28,9 @@ from ...base.paths import resolve_path
 from ...base.run_folder import RunFolder
 from ...data import DeviceBatches, load_dataset, to_uint8
 from ...sampling.langevin import ReplayBuffer, langevin, uniform_noise
+from ...train import distributed
 from ...train.checkpoint import TrainState
-from ...train.devices import count_parameters, seed_everything, select_device
+from ...train.devices import count_parameters, seed_everything
 from ...train.fit import DivergenceError, fit
 from ...train.timing import seconds_per_100
 from .config import EBMConfig
@@ -46,7 +54,7 @@ def cd_loss(e_pos: torch.Tensor, e_neg: torch.Tensor, alpha: float) -> tuple[tor
 def check_divergence(step: int, e_pos: torch.Tensor, e_neg: torch.Tensor, grad_norm: torch.Tensor,
                      config: EBMConfig, checkpoint: Path) -> None:
     """Raise :class:`DivergenceError` when energies or parameter gradients blow up (before the update)."""
-    e_max = float(torch.maximum(e_pos.abs().max(), e_neg.abs().max()))
+    e_max = distributed.max_over_ranks(float(torch.maximum(e_pos.abs().max(), e_neg.abs().max())))
     g = float(grad_norm)
     if math.isfinite(e_max) and math.isfinite(g) and e_max <= config.max_energy:
         return
@@ -59,7 +67,7 @@ def check_divergence(step: int, e_pos: torch.Tensor, e_neg: torch.Tensor, grad_n
 
 def train(config: EBMConfig) -> TrainedEBM:
     """Train (or resume) an EBM as ``config`` says; writes config/checkpoint/history/samples/metrics."""
-    device = select_device(config.device)
+    device = distributed.setup(config.device)
     data = load_dataset(config.dataset, "train", image_size=config.image_size, data_dir=resolve_path(config.data_dir))
     seed_everything(config.seed)
     net = build(config, data.channels, data.num_classes).to(device)
@@ -68,10 +76,14 @@ def train(config: EBMConfig) -> TrainedEBM:
     shape = (data.channels, config.image_size, config.image_size)
     buffer = ReplayBuffer(config.buffer_size, shape, config.reinit, device)
     state = TrainState({"energy": net}, {"energy": opt}, extra={"buffer": buffer.images})
-    batches = DeviceBatches(data, config.batch_size, device, seed=config.seed)
+    batches = DeviceBatches(data, config.batch_size, device, seed=config.seed, rows=distributed.rows(config.batch_size))
     ckpt_path = RunFolder(config.run_dir).checkpoint
 
     def step_fn(step: int, x0: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        with distributed.rank_rng(config.seed, step, device):
+            return cd_step(step, x0)
+
+    def cd_step(step: int, x0: torch.Tensor) -> dict[str, torch.Tensor]:
         b = x0.shape[0]
         x_pos = (x0 + config.data_noise * torch.randn_like(x0)).clamp(-1, 1)
         start, idx, fresh = buffer.sample(b)
@@ -87,6 +99,7 @@ def train(config: EBMConfig) -> TrainedEBM:
         loss = loss + config.ce_weight * ce
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        distributed.average_gradients(net)
         grad_norm = nn.utils.clip_grad_norm_(net.parameters(), config.clip_grad)
         check_divergence(step + 1, e_pos.detach(), e_neg.detach(), grad_norm, config, ckpt_path)
         opt.step()
@@ -100,13 +113,15 @@ def train(config: EBMConfig) -> TrainedEBM:
     result = fit(config, state, step_fn, batches, meta=data.meta(), sample_fn=sample_fn,
                  divergence_hint=config.divergence_advice())
     trained = TrainedEBM(net, config, config.run_dir, data.class_names, device, result.step, buffer.images)
+    if not distributed.is_main():
+        return trained  # rank 0 alone measures and writes
     test = trained.test_images(500)
     auroc = ood_auroc(trained.energies(test), trained.energies(to_uint8(uniform_noise(test.shape))))
     spc = seconds_per_100(lambda n: trained.sample(n, init="noise"), 100, device)
-    RunFolder(config.run_dir).update_metrics(
+    result.finish(RunFolder(config.run_dir).update_metrics(
         model="ebm", dataset=config.dataset, conditional=conditional, steps=result.step,
         epochs=result.step / batches.steps_per_epoch, train_seconds=result.train_seconds,
         parameters=count_parameters(net), langevin_steps_train=config.langevin_steps,
         sample_steps=config.sample_steps, seconds_per_100={f"langevin_{config.sample_steps}_steps_from_noise": spc},
-        ood_auroc_real_vs_uniform_noise=auroc, device=str(device))
+        ood_auroc_real_vs_uniform_noise=auroc, device=str(device)))
     return trained
