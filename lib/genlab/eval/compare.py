@@ -58,6 +58,7 @@ class CompareConfig(Config):
     seed: int = param(0, low=0, help="seed of the samples drawn for the grids")
     sweep: str = param("", help="name of a sweep folder under output_dir to tabulate ('' = none)")
     device: str = param("cpu", check=check_device, help="device for drawing the sample grids")
+    ladder_samples: int = param(500, low=0, high=1000, help="held-out digits per rung of the metric sanity ladder (0 = skip)")
     output_dir: str = param("outputs", help="root of all runs")
 
 

@@ -209,3 +209,47 @@ def plot_ladder(table: pd.DataFrame, rung: str = "corruption", space: str = "cla
     fig.suptitle(f"{rung}: {space} feature space (dashed: held-out real, undamaged)", fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def sanity_ladder(dataset: str = "mnist5k", n: int = 500, *, seed: int = 0, output_dir: str = "outputs",
+                  data_dir: str = "data", feature_config=None, verbose: bool = True) -> pd.DataFrame:
+    """The whole ladder on ``n`` held-out images against ``2 n`` training images, in both feature spaces.
+
+    Uses the same cached classifier as :func:`genlab.eval.metrics.evaluate` (trained once if missing)
+    and the random CNN. Returns the long table of :func:`ladder` (``space``: classifier | random).
+    """
+    from ..base.paths import resolve_path
+    from ..data import load_dataset
+    from .featurenet import cache_dir, feature_net
+    from .metrics import SPACE_CLASSIFIER, SPACE_RANDOM, feature_scores
+    from .randomnet import RandomFeatures
+    data_dir = resolve_path(data_dir)
+    train, test = load_dataset(dataset, "train", data_dir=data_dir), load_dataset(dataset, "test", data_dir=data_dir)
+    if n < 20 or 2 * n > len(train) or n > len(test):
+        raise ValueError(f"sanity_ladder: n = {n} must lie in 20 .. {min(len(test), len(train) // 2)} for {dataset}")
+    reference, real = train.subset(2 * n, seed=seed + 1), test.subset(n, seed=seed + 2)
+    channels, size = reference.images.shape[1], reference.images.shape[-1]
+    net = feature_net(dataset, size, channels, config=feature_config, data_dir=data_dir,
+                      cache=cache_dir(output_dir), verbose=verbose)
+    rand = RandomFeatures(channels)
+    refs = {SPACE_CLASSIFIER: (net, net.features(reference.images)), SPACE_RANDOM: (rand, rand.features(reference.images))}
+
+    def score(images):
+        return {space: feature_scores(ref, f.features(images), seed=seed, kid_subsets=20)
+                for space, (f, ref) in refs.items()}
+    copies = train.subset(n, seed=seed + 7).images
+    return ladder(reference.images, real.images, real.labels, score, copies=copies, seed=seed)
+
+
+def ladder_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """For each corruption and space: does FD/KID rise strictly, does precision fall (first vs last)?"""
+    rows = []
+    for (defect, space), grp in table[table["rung"] == "corruption"].groupby(["defect", "space"], sort=False):
+        def ser(m):
+            return list(grp[grp["metric"] == m].sort_values("strength")["value"])
+        fd, kid, p = ser("fd"), ser("kid"), ser("precision")
+        rows.append({"defect": defect, "space": space,
+                     "FD rises strictly": all(a < b for a, b in zip(fd, fd[1:])),
+                     "KID rises strictly": all(a < b for a, b in zip(kid, kid[1:])),
+                     "precision falls": bool(p and p[-1] < p[0])})
+    return pd.DataFrame(rows).set_index(["defect", "space"])
