@@ -14,7 +14,7 @@ from genlab.models import dcgan
 from genlab.eval.featurenet import FeatureNetConfig, cache_key, feature_net
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = FeatureNetConfig(width=4, epochs=1, batch_size=64, max_train=256)
+TINY = FeatureNetConfig(width=4, feature_dim=16, epochs=1, batch_size=64, max_train=256)
 
 
 class Passthrough(nn.Module):
@@ -60,6 +60,16 @@ def test_precision_recall_on_gaussians():
     assert p > 0.9 and r < 0.3
 
 
+def test_prdc_matches_the_prdc_package():
+    prdc = pytest.importorskip("prdc")
+    real, fake = gaussian(300, dim=6), gaussian(250, dim=6, seed=5, shift=0.4, scale=1.3)
+    ours = metrics.prdc(real, fake, k=5, chunk=64)  # chunked: several blocks of the fake set
+    ref = prdc.compute_prdc(real.numpy(), fake.numpy(), nearest_k=5)
+    for key in ("precision", "recall", "density", "coverage"):
+        assert ours[key] == pytest.approx(float(ref[key]), abs=1e-12), key
+    assert 0 < ours["precision"] < 1 and 0 < ours["coverage"] < 1
+
+
 def test_inception_score_single_class_and_balanced_confident():
     k = 10
     one_class = torch.nn.functional.one_hot(torch.zeros(1000, dtype=torch.int64), k).double() * 20
@@ -83,6 +93,12 @@ def test_feature_net_cache_hits_and_invalidates(tmp_path):
     images = torch.randint(0, 256, (8, 1, 28, 28), dtype=torch.uint8)
     assert torch.equal(first.features(images), again.features(images))
     assert first.features(images).dtype == torch.float64 and first.features(images).shape == (8, 16)
+    assert not first.classifier.training and not any(p.requires_grad for p in first.classifier.parameters())
+    passes = first.passes
+    first.embed(images.clone())  # same images, another tensor: served from the cache
+    assert first.passes == passes
+    first.embed(images[:4])
+    assert first.passes == passes + 4
     changed = feature_net("mnist5k", 28, 1, config=TINY.replace(width=6), cache=tmp_path, verbose=False)
     assert not changed.info["cached"] and changed.key != first.key
     assert len(list(tmp_path.glob("*.pt"))) == 2
@@ -104,8 +120,14 @@ def smoke_run(tmp_path_factory):
 def test_evaluate_writes_metrics_with_floor(smoke_run):
     out, trained, scores = smoke_run
     m = json.loads((trained.run_dir / "metrics.json").read_text())
-    for key in ("fd", "kid", "is", "precision", "recall", "class_accuracy", "diversity"):
+    for key in ("fd", "kid", "is", "precision", "recall", "density", "coverage", "class_accuracy", "diversity"):
         assert key in m and key in m["floor"]
+        assert isinstance(m[key], float)  # the flat headline numbers stay numbers
+    for space in ("classifier", "random"):
+        e = m["intervals"][space]["fd"]
+        assert e["space"] == space and e["subsets"] == 5 and e["n"] == 64 // 5 and len(e["values"]) == 5
+        assert e["ci95"][0] <= e["value"] <= e["ci95"][1]
+    assert m["spaces"]["random"]["fd"] > m["floor"]["spaces"]["random"]["fd"]
     assert m["by_setting"]["generator"]["fd"] == m["fd"]
     assert m["train_seconds"] > 0 and m["seconds_per_100"]["generator"] > 0
     assert m["eval"]["n"] == 64 and m["eval"]["feature_net_cached"] is False

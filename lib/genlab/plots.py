@@ -143,12 +143,18 @@ def strip(images: torch.Tensor, captions: Sequence[str] | None = None, title: st
 
 
 def metrics_table(metrics: dict, title: str | None = None):
-    """A two-column table (metric, value) of a ``metrics.json`` dict; nested dicts become ``a / b`` rows."""
+    """A two-column table (metric, value) of a ``metrics.json`` dict; nested dicts become ``a / b`` rows.
+
+    An interval entry (``{"value", "ci95", "n", ...}``) is one row ``value [lo, hi] (n=..)``.
+    """
     import pandas as pd
     rows = []
 
     def walk(prefix: str, value) -> None:
-        if isinstance(value, dict):
+        if isinstance(value, dict) and "ci95" in value:
+            lo, hi = value["ci95"]
+            rows.append((prefix, f"{value['value']:.4g} [{lo:.4g}, {hi:.4g}] (n={value.get('n')})"))
+        elif isinstance(value, dict):
             for k, v in value.items():
                 walk(f"{prefix} / {k}" if prefix else str(k), v)
         else:
@@ -156,6 +162,45 @@ def metrics_table(metrics: dict, title: str | None = None):
     walk("", metrics)
     table = pd.DataFrame(rows, columns=["metric", "value"]).set_index("metric")
     return table.style.set_caption(title) if title else table
+
+
+class ConfigSummary:
+    """A run's config for a notebook: the parameters that differ from the defaults as a compact
+    table, the others folded away (HTML ``<details>``); plain text outside Jupyter."""
+
+    def __init__(self, config):
+        import dataclasses
+        self.changed = config.changed()
+        self.rows = [(f.name, getattr(config, f.name), f.default, f.metadata.get("help", ""))
+                     for f in dataclasses.fields(config)]
+        self.name = type(config).__name__
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        def table(rows, with_default: bool) -> str:
+            head = "<tr><th>parameter</th><th>value</th>" + ("<th>default</th>" if with_default else "") + \
+                   "<th>meaning</th></tr>"
+            body = "".join(f"<tr><td><code>{escape(n)}</code></td><td><code>{escape(repr(v))}</code></td>"
+                           + (f"<td><code>{escape(repr(d))}</code></td>" if with_default else "")
+                           + f"<td style='text-align:left'>{escape(h)}</td></tr>" for n, v, d, h in rows)
+            return f"<table style='font-size:0.85em'>{head}{body}</table>"
+        changed = [r for r in self.rows if r[0] in self.changed]
+        rest = [r for r in self.rows if r[0] not in self.changed]
+        top = (f"<p><b>{escape(self.name)}</b>: {len(changed)} of {len(self.rows)} parameters differ from "
+               f"the defaults</p>" + (table(changed, True) if changed else ""))
+        return top + (f"<details><summary>the other {len(rest)} parameters (defaults)</summary>"
+                      f"{table(rest, False)}</details>" if rest else "")
+
+    def __repr__(self) -> str:
+        changed = [f"{n} = {v!r}  (default {d!r})" for n, v, d, _ in self.rows if n in self.changed]
+        return "\n".join([f"{self.name}: {len(changed)} of {len(self.rows)} parameters differ from the defaults",
+                          *changed])
+
+
+def show_config(config) -> ConfigSummary:
+    """Display a run's config compactly: changed parameters in a table, the rest collapsed."""
+    return ConfigSummary(config)
 
 
 def show_class_samples(trained, per_class: int = 8, seed: int = 0, title: str | None = None, **options):

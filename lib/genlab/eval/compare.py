@@ -26,9 +26,9 @@ from ..base.paths import project_root, resolve_path
 from ..base.run_folder import CHECKPOINT, CONFIG, HISTORY, METRICS
 from ..models import names as model_names
 from ..models.protocol import split_setting
+from .interval_report import NAMES, interval_summary, interval_table, plot_metric_intervals, verdicts  # noqa: F401
 from .metrics import BETTER
 
-NAMES = {"dcgan": "DCGAN", "ddpm": "DDPM", "ebm": "EBM"}
 # (row label, metrics.json key, better: "low" | "high" | "floor" (closest to the real floor) | None)
 ROWS = (
     ("training time (s)", "train_seconds", "low"),
@@ -39,13 +39,16 @@ ROWS = (
     ("FID, Inception-v3", "fid", BETTER["fid"]),
     ("KID, domain features", "kid", BETTER["kid"]),
     ("Inception Score, domain", "is", BETTER["is"]),
-    ("precision (k=3)", "precision", BETTER["precision"]),
-    ("recall (k=3)", "recall", BETTER["recall"]),
+    ("precision (k=5)", "precision", BETTER["precision"]),
+    ("recall (k=5)", "recall", BETTER["recall"]),
+    ("density (k=5)", "density", BETTER["density"]),
+    ("coverage (k=5)", "coverage", BETTER["coverage"]),
     ("class accuracy", "class_accuracy", BETTER["class_accuracy"]),
     ("diversity (within class)", "diversity", BETTER["diversity"]),
     ("loss instability (CV, last half)", "instability", "low"),
 )
 QUALITY = ("fd", "kid", "is", "precision", "recall", "class_accuracy", "diversity")
+
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,7 @@ class CompareConfig(Config):
     seed: int = param(0, low=0, help="seed of the samples drawn for the grids")
     sweep: str = param("", help="name of a sweep folder under output_dir to tabulate ('' = none)")
     device: str = param("cpu", check=check_device, help="device for drawing the sample grids")
+    ladder_samples: int = param(500, low=0, high=1000, help="held-out digits per rung of the metric sanity ladder (0 = skip)")
     output_dir: str = param("outputs", help="root of all runs")
 
 
@@ -156,19 +160,40 @@ def comparison_table(runs: Runs) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("metric") if rows else pd.DataFrame()
 
 
+def readable(label: str, v) -> str:
+    """A table cell without scientific notation: '1.11 M' parameters, seconds or minutes, 3-4 digits."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "—"
+    if label == "parameters":
+        return f"{v / 1e6:.2f} M" if v >= 1e5 else f"{v / 1e3:.1f} k"
+    if label == "training time (s)":
+        return f"{v / 60:.1f} min" if v >= 120 else f"{v:.1f} s"
+    if label.startswith("seconds per"):
+        return f"{v:.2f} s"
+    a = abs(v)
+    return f"{v:.0f}" if a >= 1000 else f"{v:.2f}" if a >= 10 else f"{v:.3f}" if a >= 0.01 else f"{v:.5f}"
+
+
 def styled_table(runs: Runs):
-    """:func:`comparison_table` formatted for the book (winner cells in bold)."""
+    """:func:`comparison_table` formatted for the book: readable numbers, winner cells in bold.
+
+    The winner here is the plain best full-set value; whether it is *reliable* is decided in
+    :func:`interval_summary` (paired intervals, second feature space).
+    """
     table = comparison_table(runs)
     if table.empty:
         return "no model has a metrics.json yet: run the model notebooks first"
     models = [c for c in table.columns if c not in ("winner", "real-vs-real floor")]
+    shown = table.copy().astype(object)
+    for label in table.index:
+        for c in models + ["real-vs-real floor"]:
+            shown.loc[label, c] = readable(label, table.loc[label, c])
 
     def bold(row):
         return ["font-weight: bold" if c == row["winner"] else "" for c in row.index]
-    fmt = {c: (lambda v: "—" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.4g}")
-           for c in models + ["real-vs-real floor"]}
-    return table.style.apply(bold, axis=1).format(fmt).set_caption(
-        "every number from metrics.json; floor = held-out real images scored like a model")
+    return shown.style.apply(bold, axis=1).set_caption(
+        "every number from metrics.json (full sample set, classifier space); floor = held-out real images "
+        "scored like a model; best value in bold, reliability in the interval table below")
 
 
 def plot_metric_bars(runs: Runs, keys=QUALITY):

@@ -5,9 +5,17 @@ weights are a download and its features say little about 28 px digits. genlab th
 a small CNN classifier on the *training split* of the dataset being modelled, at the model's
 resolution, and uses
 
-- its global-average-pooled last conv layer (``4 * width`` numbers, like Inception's pool3)
-  as the **features** for the Fréchet distance, KID and precision/recall, and
+- its penultimate layer (``feature_dim`` numbers, 128 by default: wide enough to separate styles
+  within a class) as the **features** for the Fréchet distance, KID and precision/recall, and
 - its class **logits** for the Inception Score and for class-conditional accuracy.
+
+It is trained with mild *geometric* augmentation only (small rotations, shifts, scalings) and
+label smoothing: never with noise, blur or speckle, since a feature space trained to ignore an
+artefact cannot measure it. Scoring always runs in eval mode without gradients.
+On mnist5k the default config reaches about 98.6% on the held-out split.
+
+Features are cached per image set (keyed by a hash of the uint8 bytes): a metric computed twice,
+or several metrics of one set, run the network once.
 
 Input: uint8 images ``N x C x H x W`` (0..255), exactly what every model's ``sample`` returns;
 they are mapped to float32 in [-1, 1] inside (:func:`genlab.data.to_float`). Output: float64
@@ -24,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 import time
@@ -41,14 +50,20 @@ from ..train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ..train.devices import seed_everything
 
 CACHE_ENV = "GENLAB_FEATURE_NET_DIR"
+CACHE_SETS = 16  # image sets whose features a FeatureNet keeps in memory
 
 
 @dataclass(frozen=True)
 class FeatureNetConfig(Config):
-    width: int = param(16, low=4, high=512, help="channels of the first conv layer (x2, x4 deeper); features = 4 * width")
-    epochs: int = param(3, low=1, high=1000, help="passes over the training split")
+    width: int = param(16, low=4, high=512, help="channels of the first conv layer (x2, x4 deeper)")
+    feature_dim: int = param(128, low=2, high=4096, help="width of the penultimate layer = the features")
+    epochs: int = param(15, low=1, high=1000, help="passes over the training split")
     batch_size: int = param(64, low=2, high=8192, help="images per step")
-    lr: float = param(3e-3, low=0, low_open=True, high=1, help="Adam learning rate")
+    lr: float = param(3e-3, low=0, low_open=True, high=1, help="peak AdamW learning rate (one-cycle schedule)")
+    rotate: float = param(15.0, low=0, high=45, help="augmentation: largest rotation in degrees")
+    shift: float = param(0.1, low=0, high=0.5, help="augmentation: largest shift, fraction of the half-width")
+    scale: float = param(0.12, low=0, high=0.5, help="augmentation: largest relative zoom")
+    label_smoothing: float = param(0.1, low=0, high=0.5, help="cross-entropy label smoothing")
     max_train: int = param(0, low=0, help="use at most this many training images (0 = all)")
     seed: int = param(0, low=0, help="seed for initialisation and batch order")
 
@@ -58,26 +73,49 @@ class FeatureNetConfig(Config):
 
 
 class Classifier(nn.Module):
-    """uint8 or [-1, 1] float images B x C x H x W -> (features B x 4w, logits B x num_classes)."""
+    """uint8 or [-1, 1] float images B x C x H x W -> (features B x feature_dim, logits B x num_classes).
 
-    def __init__(self, channels: int, num_classes: int, width: int = 32):
+    Three conv blocks (3x3 conv, batch norm, ReLU, 2x2 max-pool) with ``w, 2w, 4w`` channels, then a
+    fully connected layer to ``feature_dim`` (the features, after ReLU) and a linear head.
+    """
+
+    def __init__(self, channels: int, num_classes: int, width: int = 16, feature_dim: int = 128,
+                 image_size: int = 28):
         super().__init__()
         w = width
 
-        def block(cin: int, cout: int, stride: int) -> list[nn.Module]:
-            return [nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+        def block(cin: int, cout: int) -> list[nn.Module]:
+            return [nn.Conv2d(cin, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
+                    nn.MaxPool2d(2, ceil_mode=True)]
 
-        self.body = nn.Sequential(*block(channels, w, 1), *block(w, 2 * w, 2), *block(2 * w, 4 * w, 2),
-                                  *block(4 * w, 4 * w, 1))
-        self.head = nn.Linear(4 * w, num_classes)
-        self.num_features = 4 * w
+        self.body = nn.Sequential(*block(channels, w), *block(w, 2 * w), *block(2 * w, 4 * w), nn.Flatten())
+        side = image_size
+        for _ in range(3):
+            side = -(-side // 2)
+        self.fc = nn.Sequential(nn.Linear(4 * w * side * side, feature_dim), nn.ReLU(inplace=True))
+        self.drop = nn.Dropout(0.3)
+        self.head = nn.Linear(feature_dim, num_classes)
+        self.num_features = feature_dim
         self.num_classes = num_classes
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if x.dtype == torch.uint8:
             x = to_float(x)
-        features = self.body(x).mean(dim=(2, 3))
-        return features, self.head(features)
+        features = self.fc(self.body(x))
+        return features, self.head(self.drop(features))
+
+
+def augment(x: torch.Tensor, config: FeatureNetConfig, g: torch.Generator) -> torch.Tensor:
+    """Random small rotation, shift and zoom of [-1, 1] images (background stays -1): geometry only."""
+    b = len(x)
+    u = lambda *shape: (torch.rand(*shape, generator=g) * 2 - 1).to(x.device)  # noqa: E731
+    angle = u(b) * math.radians(config.rotate)
+    zoom = 1 + u(b) * config.scale
+    t = u(b, 2) * config.shift
+    theta = torch.stack([torch.stack([zoom * angle.cos(), -zoom * angle.sin(), t[:, 0]], 1),
+                         torch.stack([zoom * angle.sin(), zoom * angle.cos(), t[:, 1]], 1)], 1)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x + 1, grid, align_corners=False, padding_mode="zeros") - 1
 
 
 class FeatureNet(nn.Module):
@@ -95,14 +133,26 @@ class FeatureNet(nn.Module):
         self.batch_size = batch_size
         self.num_features = classifier.num_features
         self.num_classes = classifier.num_classes
+        self._cache: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.passes = 0  # images sent through the network: lets tests check the cache
 
     @property
     def device(self) -> torch.device:
         return next(self.classifier.parameters()).device
 
-    @torch.no_grad()
     def embed(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(features, logits), both float64 on the CPU, computed in batches on the net's device."""
+        """(features, logits), both float64 on the CPU; cached per image set (hash of the uint8 bytes)."""
+        key = image_digest(images)
+        if key not in self._cache:
+            if len(self._cache) >= CACHE_SETS:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[key] = self._embed(images)
+        return self._cache[key]
+
+    @torch.no_grad()
+    def _embed(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        self.classifier.eval()
+        self.passes += len(images)
         feats, logits = [], []
         for i in range(0, len(images), self.batch_size):
             f, lg = self.classifier(images[i:i + self.batch_size].to(self.device))
@@ -129,6 +179,14 @@ class FeatureNet(nn.Module):
     @property
     def key(self) -> str:
         return self.info["key"]
+
+
+def image_digest(images: torch.Tensor) -> str:
+    """A hash of an image set's dtype, shape and bytes: the key of the feature caches."""
+    x = images.detach().cpu().contiguous()
+    h = hashlib.sha1(f"{x.dtype}{tuple(x.shape)}".encode())
+    h.update(x.numpy().tobytes() if x.dtype != torch.bfloat16 else x.float().numpy().tobytes())
+    return h.hexdigest()
 
 
 class _Head(nn.Module):
@@ -165,25 +223,25 @@ def train_classifier(images: torch.Tensor, labels: torch.Tensor, num_classes: in
         raise ValueError("the feature net is a classifier and needs a dataset with at least 2 classes "
                          "(for folder datasets: put images in one sub-folder per class)")
     seed_everything(config.seed)
-    net = Classifier(images.shape[1], num_classes, config.width).to(device)
-    opt = torch.optim.Adam(net.parameters(), lr=config.lr)
+    net = Classifier(images.shape[1], num_classes, config.width, config.feature_dim, images.shape[-1]).to(device)
+    opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=1e-4)
     n = len(images)
     steps = config.epochs * -(-n // config.batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=steps)
     g = torch.Generator().manual_seed(config.seed)
-    x_all, y_all = images.to(device), labels.to(device)
+    x_all, y_all = to_float(images).to(device), labels.to(device)
     net.train()
     for _ in range(config.epochs):
         perm = torch.randperm(n, generator=g).to(device)
         for i in range(0, n, config.batch_size):
             idx = perm[i:i + config.batch_size]
-            _, logits = net(x_all[idx])
-            loss = F.cross_entropy(logits, y_all[idx])
+            _, logits = net(augment(x_all[idx], config, g))
+            loss = F.cross_entropy(logits, y_all[idx], label_smoothing=config.label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
-    return net.eval()
+    return net.eval().requires_grad_(False)
 
 
 def feature_net(dataset: str, image_size: int, channels: int, *, config: FeatureNetConfig | None = None,
@@ -203,7 +261,7 @@ def feature_net(dataset: str, image_size: int, channels: int, *, config: Feature
         try:
             ckpt = load_checkpoint(path)
             if ckpt.get("config") == config.to_dict() and ckpt.get("dataset") == dataset:
-                clf = Classifier(channels, ckpt["num_classes"], config.width)
+                clf = Classifier(channels, ckpt["num_classes"], config.width, config.feature_dim, image_size)
                 clf.load_state_dict(ckpt["model"])
                 return FeatureNet(clf.to(device), {**ckpt["info"], "cached": True, "path": str(path)})
         except (CheckpointError, RuntimeError, KeyError) as exc:  # half-written or damaged: train it again

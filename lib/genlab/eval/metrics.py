@@ -7,13 +7,17 @@ Metrics and what they expect:
 | ``fd``: Fréchet distance | torchmetrics ``FrechetInceptionDistance(feature=<domain net>)`` | uint8 images; features float64 | lower |
 | ``kid`` (+ ``kid_std``): kernel distance | torchmetrics ``KernelInceptionDistance`` (cubic kernel, subsets) | uint8; features float64 | lower |
 | ``is`` (+ ``is_std``): Inception Score | torchmetrics ``InceptionScore(feature=<domain logits>)`` | uint8; logits float64 | higher, at most the number of classes |
-| ``precision``, ``recall`` | Kynkäänniemi et al. 2019, k = 3 | features float64 | higher |
+| ``precision``, ``recall`` | Kynkäänniemi et al. 2019, k = 5 (same code as ``prdc``, pinned in a test) | features float64 | higher |
+| ``density``, ``coverage`` | Naeem et al. 2020, k = 5 | features float64 | higher (density ~1 for real) |
 | ``class_accuracy`` | domain classifier agrees with the requested label | uint8 + int64 labels | higher |
 | ``diversity`` | mean pairwise feature distance within a class | features float64 | near the real floor |
 | ``fid``: standard FID | torchmetrics with Inception-v3, only when its weights are on disk | uint8, 3 x 299 x 299 (resized inside) | lower |
 
-All domain metrics share one feature space (:mod:`genlab.featurenet`): a small classifier trained
-on the training split. Images are uint8 ``N x C x H x W`` (what ``sample`` returns); the feature
+Two feature spaces: the **classifier** space (:mod:`genlab.eval.featurenet`, a classifier trained
+on the training split; the flat headline numbers ``m["fd"]`` etc. are full-set values there) and
+the **random** space (:mod:`genlab.eval.randomnet`, a frozen random CNN; ``m["spaces"]["random"]``).
+``m["intervals"][space][metric]`` holds ``{"value", "ci95", "n", "subsets", "values", "space"}`` from
+5 disjoint subsets (:mod:`genlab.eval.intervals`); the floor carries the same layout. Images are uint8 ``N x C x H x W`` (what ``sample`` returns); the feature
 net maps them to [-1, 1] itself. torchmetrics accumulates FID statistics in float64, and we pass
 float64 features to every metric so KID's kernel sums and IS's log-probabilities are float64 too.
 
@@ -28,8 +32,6 @@ or put it at ``<data_dir>/inception/``. genlab never downloads it.
 
 from __future__ import annotations
 
-import os
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -41,12 +43,17 @@ from ..base.paths import resolve_path
 from ..base.run_folder import RunFolder
 from ..data import balanced_labels, load_dataset
 from .featurenet import FeatureNet, FeatureNetConfig, cache_dir, feature_net
+from .inception import inception_fid, inception_weights
+from .intervals import SUBSETS, subset_intervals
+from .memory import PeakMemory
+from .randomnet import SPACE as SPACE_RANDOM
+from .randomnet import RandomFeatures
 
-INCEPTION_ENV = "GENLAB_INCEPTION_WEIGHTS"
-INCEPTION_FILE = "pt_inception-2015-12-05-6726825d.pth"
 # metric -> which way is better: "low", "high", or "floor" (nearest the real-vs-real floor)
 BETTER = {"fd": "low", "kid": "low", "fid": "low", "is": "high", "precision": "high", "recall": "high",
-          "class_accuracy": "high", "diversity": "floor"}
+          "density": "high", "coverage": "high", "class_accuracy": "high", "diversity": "floor"}
+K = 5  # nearest neighbours for precision/recall/density/coverage (Naeem et al. 2020, the prdc default)
+SPACE_CLASSIFIER = "classifier"
 
 
 # ----------------------------------------------------------------------------- torchmetrics wrappers
@@ -120,31 +127,41 @@ def _kth_radii(x: torch.Tensor, k: int, chunk: int) -> torch.Tensor:
     return torch.cat(out)
 
 
-def _covered(query: torch.Tensor, support: torch.Tensor, radii: torch.Tensor, chunk: int) -> torch.Tensor:
-    """For each query row: is it inside any ball ``(support_j, radii_j)``?"""
-    out = []
-    for i in range(0, len(query), chunk):
-        d = torch.cdist(query[i:i + chunk], support)
-        out.append((d <= radii[None, :]).any(dim=1))
-    return torch.cat(out)
+def prdc(real_features: torch.Tensor, fake_features: torch.Tensor, k: int = 5, chunk: int = 1024
+         ) -> dict[str, float]:
+    """Precision, recall (Kynkäänniemi et al. 2019), density and coverage (Naeem et al. 2020).
 
-
-def precision_recall(real_features: torch.Tensor, fake_features: torch.Tensor, k: int = 3,
-                     chunk: int = 1024) -> tuple[float, float]:
-    """Improved precision and recall (Kynkäänniemi et al., 2019).
-
-    Each set's manifold is the union of balls around its points with radius = distance to the
-    k-th nearest neighbour in the same set. Precision = share of fake points inside the real
-    manifold (quality); recall = share of real points inside the fake manifold (coverage).
-    Features: ``N x D``, computed in float64.
+    Each set's manifold is the union of balls around its points with radius = distance to the k-th
+    nearest neighbour in the same set. Precision: share of fake points inside the real manifold;
+    recall: share of real points inside the fake manifold; density: mean number of real balls
+    holding a fake point, / k (about 1 for identical distributions, robust to real outliers);
+    coverage: share of real balls holding at least one fake point (about 0.97 at k = 5 for identical
+    distributions). Same definitions and strict inequalities as the ``prdc`` package (pinned in a
+    test); computed in float64 and in chunks, so large sets do not need an N x N matrix.
     """
     real, fake = real_features.double(), fake_features.double()
     if min(len(real), len(fake)) <= k:
         raise ValueError(f"precision/recall with k={k} needs more than {k} samples per set; "
                          f"got {len(real)} real and {len(fake)} fake: raise the number of samples")
-    precision = _covered(fake, real, _kth_radii(real, k, chunk), chunk).double().mean()
-    recall = _covered(real, fake, _kth_radii(fake, k, chunk), chunk).double().mean()
-    return float(precision), float(recall)
+    r_real, r_fake = _kth_radii(real, k, chunk), _kth_radii(fake, k, chunk)
+    inside = torch.zeros(len(fake), dtype=torch.float64)   # real balls around each fake point
+    covered = torch.zeros(len(real), dtype=torch.bool)     # real ball j holds a fake point
+    recalled = torch.zeros(len(real), dtype=torch.bool)    # real point j inside some fake ball
+    for i in range(0, len(fake), chunk):
+        d = torch.cdist(real, fake[i:i + chunk])            # real x fake-chunk
+        hit = d < r_real[:, None]
+        inside[i:i + chunk] = hit.sum(0).double()
+        covered |= hit.any(1)
+        recalled |= (d < r_fake[None, i:i + chunk]).any(1)
+    return {"precision": float((inside > 0).double().mean()), "recall": float(recalled.double().mean()),
+            "density": float(inside.mean() / k), "coverage": float(covered.double().mean())}
+
+
+def precision_recall(real_features: torch.Tensor, fake_features: torch.Tensor, k: int = 3,
+                     chunk: int = 1024) -> tuple[float, float]:
+    """Improved precision and recall (Kynkäänniemi et al., 2019) with their k = 3: see :func:`prdc`."""
+    out = prdc(real_features, fake_features, k=k, chunk=chunk)
+    return out["precision"], out["recall"]
 
 
 def diversity(features: torch.Tensor, labels: torch.Tensor | None = None, max_per_class: int = 500,
@@ -169,101 +186,63 @@ def diversity(features: torch.Tensor, labels: torch.Tensor | None = None, max_pe
     return float(torch.stack(values).mean())
 
 
+class Features(nn.Module):
+    """Identity 'feature net' for cached features: torchmetrics gets ``num_features`` and never re-runs a net."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.num_features = dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.double()
+
+
+def feature_scores(real_features: torch.Tensor, fake_features: torch.Tensor, seed: int = 0,
+                   kid_subsets: int = 50, k: int = K) -> dict[str, float]:
+    """FD, KID and precision/recall/density/coverage of two feature sets (any feature space)."""
+    ident = Features(real_features.shape[1])
+    kid, _ = kernel_distance(real_features, fake_features, ident, subsets=kid_subsets, seed=seed)
+    return {"fd": frechet_distance(real_features, fake_features, ident), "kid": kid,
+            **prdc(real_features, fake_features, k=k)}
+
+
 def set_metrics(real: torch.Tensor, images: torch.Tensor, net: FeatureNet, labels: torch.Tensor | None = None,
-                seed: int = 0, kid_subsets: int = 50, k: int = 3) -> dict[str, float]:
+                seed: int = 0, kid_subsets: int = 50, k: int = K, random_net: RandomFeatures | None = None,
+                subsets: int = SUBSETS) -> dict:
     """Every domain metric of uint8 ``images`` against uint8 ``real`` (N x C x H x W).
 
     ``labels`` (int64): the classes the images should show (conditional samples, or the true
     labels of real images): adds ``class_accuracy`` and makes ``diversity`` within-class.
+    Returns the full-set numbers in the classifier space (flat), ``spaces["random"]`` (the same
+    feature metrics in the random-CNN space, when ``random_net`` is given) and ``intervals[space]``
+    (one entry per metric from ``subsets`` disjoint blocks; see :mod:`genlab.eval.intervals`).
+    Each image set goes through each network once (the nets cache their features).
     """
     features, logits = net.embed(images)
     real_features = net.features(real)
-    precision, recall = precision_recall(real_features, features, k=k)
-    kid, kid_std = kernel_distance(real, images, net.head("features"), subsets=kid_subsets, seed=seed)
-    inc, inc_std = inception_score(images, net.head("logits"), seed=seed)
-    out = {"fd": frechet_distance(real, images, net.head("features")), "kid": kid, "kid_std": kid_std,
-           "is": inc, "is_std": inc_std, "precision": precision, "recall": recall}
+    scores = feature_scores(real_features, features, seed, kid_subsets, k)
+    _, kid_std = kernel_distance(real_features, features, Features(net.num_features), subsets=kid_subsets,
+                                 seed=seed)
+    inc, inc_std = inception_score(logits, Features(net.num_classes), seed=seed)
+    out: dict[str, Any] = {**scores, "kid_std": kid_std, "is": inc, "is_std": inc_std}
     predicted = logits.argmax(1)
-    if labels is not None:
-        out["class_accuracy"] = float((predicted == labels.cpu()).double().mean())
+    correct = (predicted == labels.cpu()).double() if labels is not None else None
+    if correct is not None:
+        out["class_accuracy"] = float(correct.mean())
     out["diversity"] = diversity(features, labels if labels is not None else predicted, seed=seed)
+
+    def classifier_block(b: slice) -> dict[str, float]:
+        extra = {"is": inception_score(logits[b], Features(net.num_classes), splits=1, seed=seed)[0]}
+        if correct is not None:
+            extra["class_accuracy"] = float(correct[b].mean())
+        return {**feature_scores(real_features, features[b], seed, kid_subsets, k), **extra}
+    out["intervals"] = {SPACE_CLASSIFIER: subset_intervals(classifier_block, len(images), SPACE_CLASSIFIER, subsets)}
+    if random_net is not None:
+        rf, rr = random_net.features(images), random_net.features(real)
+        out["spaces"] = {SPACE_RANDOM: feature_scores(rr, rf, seed, kid_subsets, k)}
+        out["intervals"][SPACE_RANDOM] = subset_intervals(
+            lambda b: feature_scores(rr, rf[b], seed, kid_subsets, k), len(images), SPACE_RANDOM, subsets)
     return out
-
-
-# ----------------------------------------------------------------------------- Inception-v3 FID
-
-def inception_weights(data_dir: str | Path = "data") -> tuple[Path | None, str]:
-    """(path, "") when standard FID can run offline, else (None, the reason)."""
-    try:
-        import torch_fidelity  # noqa: F401
-    except ImportError:
-        return None, "torch-fidelity is not installed (pip install torch-fidelity)"
-    env = os.environ.get(INCEPTION_ENV)
-    path = Path(env).expanduser() if env else resolve_path(data_dir) / "inception" / INCEPTION_FILE
-    if not path.is_file():
-        return None, f"no Inception-v3 weights at {path} (set {INCEPTION_ENV} to {INCEPTION_FILE})"
-    return path, ""
-
-
-def inception_fid(real: torch.Tensor, fakes: dict[str, torch.Tensor], weights: Path, device: torch.device,
-                  batch_size: int = 100) -> dict[str, float]:
-    """Standard FID (Inception-v3 pool3, 2048-d) of each uint8 set in ``fakes`` against ``real``.
-
-    Grayscale is repeated to 3 channels; torch-fidelity's extractor resizes to 299 x 299.
-    """
-    from torchmetrics.image.fid import FrechetInceptionDistance
-    fid = FrechetInceptionDistance(feature=2048, reset_real_features=False,
-                                   feature_extractor_weights_path=str(weights)).to(device)
-    rgb = (lambda x: x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x)
-    for i in range(0, len(real), batch_size):
-        fid.update(rgb(real[i:i + batch_size]).to(device), real=True)
-    out = {}
-    for name, fake in fakes.items():
-        fid.reset()
-        for i in range(0, len(fake), batch_size):
-            fid.update(rgb(fake[i:i + batch_size]).to(device), real=False)
-        out[name] = float(fid.compute())
-    return out
-
-
-# ----------------------------------------------------------------------------- sampling cost
-
-class PeakMemory:
-    """Peak memory while the block runs, in MB: CUDA allocator peak, else process RSS above the start."""
-
-    def __init__(self, device: torch.device):
-        self.device, self.mb, self.kind = device, None, None
-
-    def __enter__(self):
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-            torch.cuda.reset_peak_memory_stats(self.device)
-            self.start = torch.cuda.memory_allocated(self.device)
-            return self
-        try:
-            import psutil
-        except ImportError:
-            return self
-        proc = psutil.Process()
-        self.start, self.peak, self._stop = proc.memory_info().rss, 0, threading.Event()
-
-        def poll():
-            while not self._stop.is_set():
-                self.peak = max(self.peak, proc.memory_info().rss)
-                self._stop.wait(0.005)
-        self._thread = threading.Thread(target=poll, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-            self.mb, self.kind = (torch.cuda.max_memory_allocated(self.device) - self.start) / 2**20, "cuda"
-        elif hasattr(self, "_thread"):
-            self._stop.set()
-            self._thread.join()
-            self.mb, self.kind = max(0, self.peak - self.start) / 2**20, "process rss"
-        return False
 
 
 def sample(trained, n: int, seed: int = 0, batch_size: int = 500, options: dict | None = None):
@@ -316,8 +295,10 @@ def evaluate(trained, n: int = 1000, *, seed: int = 0, setting: str | None = Non
     reference = train.subset(min(n_reference or n, len(train)), seed=seed + 1)
     test = load_dataset(cfg.dataset, "test", image_size=size, channels=channels, data_dir=data_dir)
     test = test.subset(min(n, len(test)), seed=seed + 2)
-    model = set_metrics(reference.images, images, net, labels, seed=seed)
-    floor = set_metrics(reference.images, test.images, net, test.labels if labels is not None else None, seed=seed)
+    random_net = RandomFeatures(channels, seed=0).to(net_device)
+    model = set_metrics(reference.images, images, net, labels, seed=seed, random_net=random_net)
+    floor = set_metrics(reference.images, test.images, net, test.labels if labels is not None else None, seed=seed,
+                        random_net=random_net)
     weights, why = inception_weights(data_dir) if inception != "off" else (None, "turned off")
     if inception == "require" and weights is None:
         raise ValueError(f"inception = 'require' but standard FID cannot run: {why}")
@@ -330,7 +311,9 @@ def evaluate(trained, n: int = 1000, *, seed: int = 0, setting: str | None = Non
     info = {"n": n, "n_reference": len(reference), "n_floor": len(test), "reference": "train split",
             "floor": "test split vs the same reference", "seed": seed, "setting": name, "options": options or {},
             "feature_net": net.key, "feature_net_test_accuracy": net.info["test_accuracy"],
-            "feature_net_cached": net.info["cached"], "inception": "used" if weights is not None else why,
+            "feature_net_cached": net.info["cached"], "random_net": random_net.key,
+            "spaces": {SPACE_CLASSIFIER: f"penultimate layer of {net.key}", SPACE_RANDOM: random_net.key},
+            "intervals": f"{SUBSETS} disjoint subsets of n // {SUBSETS}, Student-t 95%", "inception": "used" if weights is not None else why,
             "sample_seconds_per_100": sample_seconds * 100 / n, "seconds": spent}
     values: dict[str, Any] = {"by_setting": {name: model}}
     if mem.mb is not None:
@@ -339,20 +322,29 @@ def evaluate(trained, n: int = 1000, *, seed: int = 0, setting: str | None = Non
     if headline or (headline is None and setting is None):
         values.update(model, eval=info, floor=floor)
     if verbose:
-        shown = ", ".join(f"{k} {v:.4g}" for k, v in model.items() if not k.endswith("_std"))
-        print(f"[evaluate] {n} samples ({name}) in {spent:.1f} s: {shown}", flush=True)
-        print(f"[evaluate] real-vs-real floor ({len(test)} held-out): "
-              + ", ".join(f"{k} {v:.4g}" for k, v in floor.items() if not k.endswith("_std")), flush=True)
+        def shown(d: dict) -> str:
+            return ", ".join(f"{k} {v:.4g}" for k, v in d.items() if isinstance(v, float) and not k.endswith("_std"))
+        print(f"[evaluate] {n} samples ({name}) in {spent:.1f} s: {shown(model)}", flush=True)
+        print(f"[evaluate] real-vs-real floor ({len(test)} held-out): {shown(floor)}", flush=True)
     if write:
         RunFolder(Path(trained.run_dir)).update_metrics(**values)
     return {**model, "floor": floor, "eval": info}
 
 
 def score_table(scores: dict):
-    """What :func:`evaluate` returned as a table: metric, this model, real-vs-real floor, better."""
+    """What :func:`evaluate` returned as a table: metric, this model (full set, classifier space), the
+    real-vs-real floor, the subset interval, the random-CNN space's value and interval, better."""
     import pandas as pd
     floor = scores.get("floor", {})
+    intervals = scores.get("intervals") or {}
+    second = (scores.get("spaces") or {}).get(SPACE_RANDOM, {})
+
+    def ci(space: str, key: str) -> str:
+        e = (intervals.get(space) or {}).get(key)
+        return f"{e['value']:.3f} [{e['ci95'][0]:.3f}, {e['ci95'][1]:.3f}] (n={e['n']})" if e else ""
     rows = [{"metric": k, "model": v, "real-vs-real floor": floor.get(k),
+             f"95% interval, {SUBSETS} subsets": ci(SPACE_CLASSIFIER, k),
+             "random-CNN space": second.get(k), "random-CNN interval": ci(SPACE_RANDOM, k),
              "better": {"low": "lower", "high": "higher", "floor": "near floor"}[BETTER[k]]}
             for k, v in scores.items() if k in BETTER]
     return pd.DataFrame(rows).set_index("metric")
