@@ -1,7 +1,7 @@
 """``python -m genlab ...``: everything a notebook does, from the shell.
 
 Commands: ``all`` (run notebooks + build book), ``run-notebooks``, ``build-book``,
-``download``, ``train``, ``sample``, ``evaluate``, ``lab``. Models are found through the registry
+``download``, ``train``, ``sample``, ``evaluate``, ``lab``, ``serve``. Models are found through the registry
 (``genlab.models``). The CLI is a leaf: nothing in the library imports it.
 """
 
@@ -147,6 +147,25 @@ def cmd_download(args: argparse.Namespace) -> None:
     print(f"{args.name} is in {path}")
 
 
+def cmd_serve(args: argparse.Namespace) -> None:
+    """The generation service and its page (genlab.serve) over every trained model under --runs."""
+    from .serve.server import serve
+    serve(args.runs, host=args.host, port=args.port, token=args.token, device=args.device, workers=args.workers,
+          queue=args.queue)
+
+
+def add_serve_parser(sub) -> None:
+    sp = sub.add_parser("serve", help="HTTP API and web page that generate images from the trained models")
+    sp.add_argument("--runs", default="outputs/quick", help="folder searched for <kind>/checkpoint.pt run folders")
+    sp.add_argument("--host", default="127.0.0.1", help="address to bind; anything but loopback needs --token")
+    sp.add_argument("--port", type=int, default=8000)
+    sp.add_argument("--token", help="required on every request but /health (default: $GENLAB_TOKEN)")
+    sp.add_argument("--device", default="auto")
+    sp.add_argument("--workers", type=int, default=2, help="generations running at once")
+    sp.add_argument("--queue", type=int, default=4, help="requests waiting for a worker before 503s")
+    sp.set_defaults(func=cmd_serve)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .models import names as model_names
     p = argparse.ArgumentParser(prog="genlab", description=__doc__.split("\n")[0])
@@ -216,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--steps", type=int)
     sp.add_argument("--step-size", dest="step_size", type=float)
     sp.set_defaults(func=cmd_evaluate)
+    add_serve_parser(sub)
     return p
 
 

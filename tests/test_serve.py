@@ -1,0 +1,294 @@
+"""The generation service (genlab.serve): every endpoint and error on smoke-trained models of every kind,
+the CLI as the Dockerfile runs it (token, SIGTERM), and the page in a real headless Chromium."""
+
+from __future__ import annotations
+
+import base64
+import io
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+fastapi = pytest.importorskip("fastapi", reason="the service needs fastapi (pip install -e '.[dev]')")
+from fastapi.testclient import TestClient  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from genlab import models  # noqa: E402
+from genlab.serve import Catalog, Limits, create_app  # noqa: E402
+from genlab.serve.auth import check_bind  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# ---------------------------------------------------------------------------------------------- fixtures
+
+@pytest.fixture(scope="session")
+def runs(tmp_path_factory) -> Path:
+    """A runs folder with a smoke model of every registered kind, plus one corrupt checkpoint."""
+    tmp = tmp_path_factory.mktemp("serve_runs")
+    for name in models.names():
+        kind = models.get(name)
+        kind.train(kind.config.from_dict({**kind.smoke, "output_dir": str(tmp), "run": "serve"}))
+    broken = tmp / "broken" / "dcgan"
+    broken.mkdir(parents=True)
+    (broken / "checkpoint.pt").write_bytes(b"this is not a checkpoint")
+    return tmp
+
+
+@pytest.fixture(scope="module")
+def catalog(runs) -> Catalog:
+    return Catalog(runs, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def client(catalog):
+    with TestClient(create_app(catalog)) as c:
+        yield c
+
+
+def decode(b64: str) -> torch.Tensor:
+    """A base64 PNG -> uint8 C x H x W."""
+    array = torch.tensor(list(Image.open(io.BytesIO(base64.b64decode(b64))).getdata()), dtype=torch.uint8)
+    im = Image.open(io.BytesIO(base64.b64decode(b64)))
+    return array.reshape(im.height, im.width, -1).permute(2, 0, 1)
+
+
+# ---------------------------------------------------------------------------------------------- endpoints
+
+def test_health_lists_every_kind_and_skips_the_corrupt_checkpoint(runs, caplog):
+    with caplog.at_level(logging.WARNING, logger="genlab.serve"):
+        catalog = Catalog(runs, device="cpu")
+    assert sorted(catalog.names()) == sorted(f"serve/{k}" for k in models.names())
+    assert len(catalog.skipped) == 1 and catalog.skipped[0]["checkpoint"].endswith("broken/dcgan/checkpoint.pt")
+    assert "skipping checkpoint" in caplog.text and "broken" in caplog.text
+    with TestClient(create_app(catalog)) as c:
+        body = c.get("/health").json()
+    assert body["status"] == "ok" and sorted(body["models"]) == sorted(catalog.names())
+    assert body["skipped"][0]["reason"]
+
+
+def test_models_describe_every_model_with_its_sampler_options(client, catalog):
+    body = client.get("/models").json()
+    assert body["limits"] == Limits().describe()
+    by_name = {m["name"]: m for m in body["models"]}
+    assert set(by_name) == set(catalog.names())
+    for name, served in catalog.models.items():
+        m = by_name[name]
+        for key in ("kind", "dataset", "classes", "image_size", "parameters", "train_seconds", "metrics"):
+            assert key in m, f"{name}: /models lacks {key}"
+        assert m["parameters"] > 0
+        assert set(m["sampler_options"]) == set(served.model.sampler_options())
+    assert by_name["serve/dcgan"]["classes"] == [str(i) for i in range(10)]
+    assert by_name["serve/ebm"]["conditional"] is False
+
+
+@pytest.mark.parametrize("kind", models.names())
+def test_generate_is_deterministic_and_matches_the_model(client, catalog, kind):
+    served = catalog.resolve(kind)
+    req = {"model": served.name, "n": 4, "seed": 5, "output": "json"}
+    if served.info["conditional"]:
+        req["labels"] = [7]
+    a, b = client.post("/generate", json=req).json(), client.post("/generate", json=req).json()
+    assert a["images"] == b["images"] and len(a["images"]) == 4 and a["seconds"] > 0
+    other = client.post("/generate", json={**req, "seed": 6}).json()
+    assert other["images"] != a["images"]
+    labels = torch.full((4,), 7) if served.info["conditional"] else None
+    assert a["labels"] == (labels.tolist() if labels is not None else None)
+    direct = served.model.sample(4, labels=labels, seed=5)
+    assert torch.equal(torch.stack([decode(s) for s in a["images"]]), direct)
+
+
+def test_png_output_is_one_grid(client):
+    r = client.post("/generate", json={"model": "serve/dcgan", "n": 8, "output": "png"})
+    assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+    im = Image.open(io.BytesIO(r.content))
+    assert im.width == 8 * (28 + 2) + 2 and im.height == 28 + 4
+    assert float(r.headers["X-Generation-Seconds"]) > 0
+
+
+def test_options_are_passed_to_the_model(client, catalog):
+    req = {"model": "serve/ddpm", "n": 2, "seed": 1, "sampler": "ddim", "steps": 3, "guidance": 2.0}
+    a = client.post("/generate", json=req).json()
+    assert a["options"]["steps"] == 3 and a["options"]["guidance"] == 2.0
+    direct = catalog.resolve("ddpm").model.sample(2, labels=torch.tensor([0, 1]), seed=1, sampler="ddim",
+                                                  steps=3, guidance=2.0)
+    assert torch.equal(torch.stack([decode(s) for s in a["images"]]), direct)
+    assert client.post("/generate", json={**req, "steps": 4}).json()["images"] != a["images"]
+
+
+def test_aliases_pick_their_kind(client):
+    assert client.post("/generate/diffusion", json={"n": 2}).json()["kind"] == "ddpm"
+    assert client.post("/generate/ebm", json={"n": 2, "steps": 2}).json()["kind"] == "ebm"
+    r = client.post("/generate/ebm", json={"model": "serve/dcgan", "n": 2})
+    assert r.status_code == 404 and "not a ebm" in r.json()["detail"]
+
+
+def test_docs_and_page_are_served(client):
+    assert client.get("/docs").status_code == 200
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/health", "/models", "/generate", "/generate/diffusion", "/generate/ebm"} <= set(paths)
+    page = client.get("/")
+    assert page.status_code == 200 and "Generate" in page.text and "/page/app.js" in page.text
+    for asset in ("app.js", "style.css"):
+        assert client.get(f"/page/{asset}").status_code == 200
+
+
+# ---------------------------------------------------------------------------------------------- errors
+
+@pytest.mark.parametrize("body, field, words", [
+    ({"model": "serve/dcgan", "n": 65}, "n", "1..64"),
+    ({"model": "serve/dcgan", "labels": [10]}, "labels", "0..9"),
+    ({"model": "serve/dcgan", "labels": []}, "labels", "empty"),
+    ({"model": "serve/ebm", "labels": [1]}, "labels", "unconditional"),
+    ({"model": "serve/dcgan", "steps": 5}, "steps", "not a sampling option"),
+    ({"model": "serve/ddpm", "steps": 51}, "steps", "1..50"),
+    ({"model": "serve/ddpm", "guidance": 99}, "guidance", "0..50"),
+    ({"model": "serve/ddpm", "sampler": "euler"}, "sampler", "ddim"),
+    ({"model": "serve/ddpm", "steps": 2.5}, "steps", "whole number"),
+    ({"model": "serve/ebm", "steps": 5000}, "steps", "1..1000"),
+    ({"model": "serve/ddpm", "sampler": "ddpm", "steps": 5}, "steps", "ddim"),
+])
+def test_bad_fields_are_422_naming_the_field(client, body, field, words):
+    r = client.post("/generate", json=body)
+    assert r.status_code == 422, r.text
+    assert r.json()["field"] == field and words in r.json()["detail"]
+
+
+def test_pixel_limit_names_n(catalog):
+    with TestClient(create_app(catalog, limits=Limits(max_pixels=28 * 28 * 3))) as c:
+        r = c.post("/generate", json={"model": "serve/dcgan", "n": 4})
+    assert r.status_code == 422 and r.json()["field"] == "n" and "n = 1..3" in r.json()["detail"]
+
+
+def test_wrong_types_are_422_from_the_schema(client):
+    r = client.post("/generate", json={"model": "serve/dcgan", "n": "eight"})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "n"]
+    r = client.post("/generate", json={"model": "serve/dcgan", "output": "gif"})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "output"]
+
+
+def test_unknown_model_is_404_listing_the_models(client, catalog):
+    r = client.post("/generate", json={"model": "cats/stylegan"})
+    assert r.status_code == 404
+    assert r.json()["available"] == catalog.names() and "serve/ddpm" in r.json()["detail"]
+    r = client.post("/generate", json={"n": 1})  # several models loaded: the name is needed
+    assert r.status_code == 404 and "set 'model'" in r.json()["detail"]
+
+
+def test_full_pool_answers_503_with_retry_after(catalog):
+    served = catalog.resolve("dcgan")
+    with TestClient(create_app(catalog, workers=1, queue=0)) as c:
+        served.lock.acquire()  # the one worker will block on the model until released
+        try:
+            first = {}
+            t = threading.Thread(target=lambda: first.update(r=c.post("/generate", json={"model": served.name})))
+            t.start()
+            deadline = time.time() + 10
+            while c.get("/health").json()["pool"]["in_flight"] < 1 and time.time() < deadline:
+                time.sleep(0.02)
+            r = c.post("/generate", json={"model": served.name})
+            assert r.status_code == 503 and int(r.headers["Retry-After"]) >= 1 and "busy" in r.json()["detail"]
+        finally:
+            served.lock.release()
+        t.join(10)
+        assert first["r"].status_code == 200
+        assert c.get("/health").json()["pool"]["rejected"] == 1
+
+
+def test_token_is_required_everywhere_but_health(catalog):
+    with TestClient(create_app(catalog, token="s3cret")) as c:
+        assert c.get("/health").status_code == 200
+        for path in ("/models", "/", "/docs", "/page/app.js"):
+            assert c.get(path).status_code == 401, path
+        assert c.post("/generate", json={"model": "serve/dcgan"}).status_code == 401
+        assert c.get("/models", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert c.get("/models", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+        # the page opened with ?token= sets a cookie that the page's own requests carry
+        assert c.get("/?token=s3cret").status_code == 200
+        assert c.post("/generate", json={"model": "serve/dcgan", "n": 1}).status_code == 200
+
+
+def test_binding_beyond_loopback_needs_a_token():
+    check_bind("127.0.0.1", None)
+    check_bind("::1", None)
+    check_bind("0.0.0.0", "t")
+    with pytest.raises(ValueError, match="--token or GENLAB_TOKEN"):
+        check_bind("0.0.0.0", None)
+
+
+def test_missing_runs_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="--runs .*make book"):
+        Catalog(tmp_path / "nowhere")
+
+
+# ---------------------------------------------------------------------------------------------- the CLI as a process
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(runs: Path, *args: str, env: dict | None = None) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    cmd = [sys.executable, "-m", "genlab", "serve", "--runs", str(runs), "--port", str(port), "--device", "cpu",
+           *args]
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "lib"), **(env or {})}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    import httpx
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited with {proc.returncode}:\n{proc.stdout.read()}")
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise AssertionError("server did not answer /health within 120 s")
+
+
+def test_cli_as_the_dockerfile_runs_it_and_sigterm_lets_requests_finish(runs):
+    """The Dockerfile's CMD: all addresses, token from the environment; then a graceful SIGTERM."""
+    import httpx
+    proc, url = start_server(runs, "--host", "0.0.0.0", env={"GENLAB_TOKEN": "tok"})
+    try:
+        assert httpx.get(f"{url}/health").json()["status"] == "ok"
+        assert httpx.get(f"{url}/models").status_code == 401
+        auth = {"Authorization": "Bearer tok"}
+        assert httpx.get(f"{url}/models", headers=auth).status_code == 200
+        slow = {}
+        body = {"model": "serve/ebm", "n": 8, "steps": 300}  # about a second: in flight at SIGTERM
+        t = threading.Thread(target=lambda: slow.update(
+            r=httpx.post(f"{url}/generate", json=body, headers=auth, timeout=120)))
+        t.start()
+        deadline = time.time() + 30
+        while httpx.get(f"{url}/health").json()["pool"]["in_flight"] < 1 and time.time() < deadline:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGTERM)
+        t.join(120)
+        assert slow["r"].status_code == 200 and len(slow["r"].json()["images"]) == 8
+        assert proc.wait(60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        out = proc.stdout.read()
+    assert "Shutting down" in out or "Finished server process" in out, out
+
+
+def test_cli_refuses_an_open_address_without_a_token(runs):
+    env = {k: v for k, v in os.environ.items() if k != "GENLAB_TOKEN"}
+    r = subprocess.run([sys.executable, "-m", "genlab", "serve", "--runs", str(runs), "--host", "0.0.0.0"],
+                       env={**env, "PYTHONPATH": str(ROOT / "lib")}, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and "--token or GENLAB_TOKEN" in r.stderr
