@@ -13,6 +13,7 @@ from ...train.devices import count_parameters, select_device
 from ..protocol import Option, TrainedBase
 from .config import StyleGANConfig
 from .generator import Generator
+from .networks import build
 
 
 class TrainedStyleGAN(TrainedBase):
@@ -27,7 +28,6 @@ class TrainedStyleGAN(TrainedBase):
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "auto") -> "TrainedStyleGAN":
-        from .training import build
         path = Path(path)
         ckpt = load_checkpoint(path)
         config = StyleGANConfig.from_dict(ckpt["config"])

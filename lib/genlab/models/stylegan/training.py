@@ -23,18 +23,9 @@ from .ada import AdaController
 from .config import StyleGANConfig
 from .discriminator import Discriminator
 from .generator import Generator
+from .networks import build
 from .losses import d_loss, g_loss, lazy_adam, path_length_penalty, r1_penalty
 from .trained import TrainedStyleGAN
-
-
-def build(config: StyleGANConfig, channels: int, num_classes: int) -> tuple[Generator, Discriminator]:
-    """G and D for a config and the data's channels and classes."""
-    k = num_classes if config.conditional else 0
-    gen = Generator(config.z_dim, config.w_dim, config.mapping_layers, channels, config.image_size,
-                    config.channel_base, config.channel_max, k)
-    disc = Discriminator(channels, config.image_size, config.channel_base, config.channel_max, k,
-                         config.mbstd_group, config.residual_d)
-    return gen, disc
 
 
 class StyleGANEMA(EMA):
