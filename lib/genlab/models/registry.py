@@ -15,6 +15,7 @@ PACKAGES = {
     "dcgan": "genlab.models.dcgan",
     "ddpm": "genlab.models.ddpm",
     "ebm": "genlab.models.ebm",
+    "stylegan": "genlab.models.stylegan",
 }
 
 

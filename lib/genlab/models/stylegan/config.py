@@ -1,0 +1,46 @@
+"""Every parameter of a StyleGAN2-ADA run (the notebook's ``parameters`` cell).
+
+Defaults are the lite 32 px CPU size (z = w = 128, mapping depth 2, 128/128/64/32 channels) with the
+official low-resolution choices (gamma 0.01, path length off); ``ada_kimg`` is scaled to short runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ...base.config import RunConfig, param
+from .generator import IMAGE_SIZES
+
+
+@dataclass(frozen=True)
+class StyleGANConfig(RunConfig):
+    model = "stylegan"
+
+    image_size: int = param(32, choices=IMAGE_SIZES, arch=True, help="training resolution in pixels (power of 2)")
+    conditional: bool = param(True, arch=True, help="class-conditional G (label embedding into w) and projection D")
+    z_dim: int = param(128, low=2, high=1024, arch=True, help="size of z")
+    w_dim: int = param(128, low=2, high=1024, arch=True, help="size of w (the intermediate latent)")
+    mapping_layers: int = param(2, low=1, high=8, arch=True, help="FC layers of the mapping network (official: 8; 2 at low res)")
+    channel_base: int = param(1024, low=16, high=65536, arch=True, help="feature maps at res r: min(channel_base / r, channel_max)")
+    channel_max: int = param(128, low=4, high=1024, arch=True, help="most feature maps of any layer")
+    residual_d: bool = param(True, arch=True, help="residual discriminator blocks (else plain)")
+    mbstd_group: int = param(4, low=1, high=64, arch=True, help="minibatch-std group size (must divide batch_size)")
+    batch_size: int = param(32, low=2, high=8192, help="images per step")
+    lr: float = param(0.0025, low=0, low_open=True, high=1, help="Adam learning rate of G and D (official 0.0025)")
+    beta1: float = param(0.0, low=0, high=0.999, help="Adam beta1 (official 0)")
+    beta2: float = param(0.99, low=0, high=0.9999, help="Adam beta2 (official 0.99)")
+    r1_gamma: float = param(0.01, low=0, help="R1 weight gamma (~0.0002 res^2 / batch; CIFAR config 0.01)")
+    r1_interval: int = param(16, low=1, high=1000, help="lazy R1: every k D steps, weighted by k")
+    pl_weight: float = param(0.0, low=0, help="path-length weight (official 2; off at 32 px)")
+    pl_interval: int = param(4, low=1, high=1000, help="lazy path length: every k G steps, weighted by k")
+    style_mixing: float = param(0.9, low=0, high=1, help="probability of mixing two w's during training")
+    ada: bool = param(True, help="adapt the augmentation probability p (False: p stays at augment_p)")
+    augment_p: float = param(0.0, low=0, high=1, help="initial (or, without ada, fixed) augmentation probability")
+    ada_target: float = param(0.6, low=0, high=1, help="target of r_t = E[sign(D(real))]")
+    ada_interval: int = param(4, low=1, high=1000, help="minibatches between updates of p")
+    ada_kimg: float = param(20.0, low=0, low_open=True, help="thousands of images for p to move by 1 (official 500)")
+    cutout: bool = param(False, help="also cut out a square of half the size (ADA's optional corruption)")
+    ema_kimg: float = param(1.0, low=0, help="half-life of the G EMA in thousands of images (0 = no EMA)")
+    ema_rampup: float = param(0.05, low=0, high=1, help="EMA half-life at most this fraction of images seen (0 = off)")
+    truncation_psi: float = param(1.0, low=0, high=1, resumable=True, help="default truncation psi when sampling")
+    max_train: int = param(0, low=0, help="use only the first N training images (0 = all): the limited-data regime")

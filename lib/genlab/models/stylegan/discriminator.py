@@ -1,0 +1,83 @@
+"""The StyleGAN2 discriminator: residual blocks, minibatch standard deviation, projection conditioning.
+
+Residual D (StyleGAN2 fig. 7c): each block is two 3 x 3 convs and a x0.5 downsample, plus a 1 x 1
+skip path; the sum is scaled by sqrt(0.5) to keep the variance. Minibatch stddev (ProGAN §3):
+the std of each feature over a group of images, averaged to one extra channel, lets D see
+diversity. Conditioning as the official code: the label is mapped to an embedding c, and the
+output is <phi(x), c> / sqrt(dim) (projection discriminator, Miyato & Koyama 2018).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .generator import IMAGE_SIZES, channels_at
+from .layers import EqualConv2d, EqualLinear, downsample2x
+
+
+def minibatch_std(x: torch.Tensor, group_size: int) -> torch.Tensor:
+    """Append one channel: per group of ``group_size`` images, the mean over (C, H, W) of the std over the group."""
+    b, c, h, w = x.shape
+    g = min(group_size, b)
+    if b % g:
+        raise ValueError(f"minibatch-std group size {g} does not divide the batch of {b} images; choose "
+                         f"'batch_size' a multiple of 'mbstd_group' ({group_size}), or change 'mbstd_group'")
+    y = x.reshape(g, b // g, c, h, w)  # image n is in group n % (b / g), as the official code
+    y = (y - y.mean(dim=0)).square().mean(dim=0).add(1e-8).sqrt()  # std over the group
+    y = y.mean(dim=(1, 2, 3))  # (b / g,)
+    y = y.reshape(1, b // g, 1, 1, 1).expand(g, -1, 1, h, w).reshape(b, 1, h, w)
+    return torch.cat([x, y], dim=1)
+
+
+class DBlock(nn.Module):
+    """conv3x3 -> conv3x3 -> down, plus skip 1x1(down(x)); both paths scaled by sqrt(0.5)."""
+
+    def __init__(self, in_channels: int, out_channels: int, residual: bool = True):
+        super().__init__()
+        self.conv0 = EqualConv2d(in_channels, in_channels, 3, activation=True)
+        self.conv1 = EqualConv2d(in_channels, out_channels, 3, activation=True)
+        self.skip = EqualConv2d(in_channels, out_channels, 1, bias=False) if residual else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = downsample2x(self.conv1(self.conv0(x)))
+        if self.skip is None:
+            return h
+        return (h + self.skip(downsample2x(x))) * math.sqrt(0.5)
+
+
+class Discriminator(nn.Module):
+    """image (+ labels) -> one logit per image."""
+
+    def __init__(self, channels: int = 1, image_size: int = 32, channel_base: int = 1024, channel_max: int = 128,
+                 num_classes: int = 0, mbstd_group: int = 4, residual: bool = True, cmap_dim: int = 128):
+        super().__init__()
+        if image_size not in IMAGE_SIZES:
+            raise ValueError(f"parameter 'image_size' = {image_size} unsupported; choose one of {IMAGE_SIZES}")
+        self.num_classes, self.mbstd_group = num_classes, mbstd_group
+        self.from_rgb = EqualConv2d(channels, channels_at(image_size, channel_base, channel_max), 1, activation=True)
+        blocks, res = [], image_size
+        while res > 4:
+            blocks.append(DBlock(channels_at(res, channel_base, channel_max),
+                                 channels_at(res // 2, channel_base, channel_max), residual))
+            res //= 2
+        self.blocks = nn.Sequential(*blocks)
+        c4 = channels_at(4, channel_base, channel_max)
+        self.conv = EqualConv2d(c4 + 1, c4, 3, activation=True)
+        self.fc = EqualLinear(c4 * 16, c4, activation=True)
+        self.cmap_dim = cmap_dim if num_classes else 1
+        self.out = EqualLinear(c4, self.cmap_dim)
+        self.embed = EqualLinear(num_classes, cmap_dim) if num_classes else None
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.blocks(self.from_rgb(x))
+        h = self.conv(minibatch_std(h, self.mbstd_group))
+        h = self.out(self.fc(h.flatten(1)))
+        if self.embed is None:
+            return h[:, 0]
+        if y is None:
+            raise ValueError("this discriminator is class-conditional: pass labels y")
+        cmap = self.embed(nn.functional.one_hot(y, self.num_classes).to(x.dtype))
+        return (h * cmap).sum(dim=1) / math.sqrt(self.cmap_dim)

@@ -1,0 +1,17 @@
+"""G and D of a StyleGAN2-ADA config (used by training and by reloading a checkpoint)."""
+
+from __future__ import annotations
+
+from .config import StyleGANConfig
+from .discriminator import Discriminator
+from .generator import Generator
+
+
+def build(config: StyleGANConfig, channels: int, num_classes: int) -> tuple[Generator, Discriminator]:
+    """G and D for a config and the data's channels and classes."""
+    k = num_classes if config.conditional else 0
+    gen = Generator(config.z_dim, config.w_dim, config.mapping_layers, channels, config.image_size,
+                    config.channel_base, config.channel_max, k)
+    disc = Discriminator(channels, config.image_size, config.channel_base, config.channel_max, k,
+                         config.mbstd_group, config.residual_d)
+    return gen, disc
