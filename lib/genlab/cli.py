@@ -18,7 +18,7 @@ from .base.config import parse_assignments
 
 # Sampling options the CLI passes on; the model checks them against its own sampler_options().
 SAMPLE_OPTIONS = {"sampler": str, "steps": int, "eta": float, "guidance": float, "step_size": float,
-                  "noise": float, "init": str, "spacing": str}
+                  "noise": float, "init": str, "spacing": str, "quench": int, "psi": float}
 
 
 def load_params_file(path: str | None) -> dict[str, Any]:
@@ -218,6 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--guidance", type=float, help="classifier-free guidance scale (DDPM)")
     sp.add_argument("--step-size", dest="step_size", type=float, help="Langevin step size (EBM)")
     sp.add_argument("--noise", type=float, help="Langevin noise scale (EBM)")
+    sp.add_argument("--quench", type=int, help="last Langevin steps without noise (EBM)")
+    sp.add_argument("--psi", type=float, help="truncation psi in [0, 1] (StyleGAN)")
     sp.add_argument("--init", help="noise or buffer: where Langevin chains start (EBM)")
     sp.set_defaults(func=cmd_sample)
     sp = sub.add_parser("evaluate", help="score samples of a checkpoint (FD, KID, IS, precision/recall, ...)")
@@ -230,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="standard Inception-v3 FID when its weights are on disk (see README)")
     sp.add_argument("--feature-net", dest="feature_net", action="append", metavar="NAME=VALUE",
                     help="feature net parameter (width, epochs, batch_size, lr, max_train, seed)")
-    for opt in ("sampler", "eta", "guidance", "noise", "init", "spacing"):
+    for opt in ("sampler", "eta", "guidance", "noise", "init", "spacing", "quench", "psi"):
         sp.add_argument(f"--{opt}", type=SAMPLE_OPTIONS[opt])
     sp.add_argument("--steps", type=int)
     sp.add_argument("--step-size", dest="step_size", type=float)
