@@ -5,13 +5,14 @@ PY := $(VENV)/bin/python
 PROFILE ?= quick
 STAMP := $(VENV)/.genlab-installed
 
-.PHONY: help setup book student-book notebooks test lab slurm clean
+.PHONY: help setup book student-book notebooks test lab slurm serve clean
 
 help:
 	@echo "make book          set up .venv if missing, run every notebook (PROFILE=$(PROFILE)), build the book"
 	@echo "make test          set up .venv if missing, run the test suite"
 	@echo "make student-book  build the book with exercise solutions hidden (after make book)"
 	@echo "make lab           JupyterLab in the project environment"
+	@echo "make serve         generation API and web page over outputs/quick (http://127.0.0.1:8000)"
 	@echo "make slurm         submit the whole pipeline to Slurm (see README)"
 
 $(STAMP): pyproject.toml
@@ -36,6 +37,9 @@ test: setup
 
 lab: setup
 	$(PY) -m genlab lab
+
+serve: setup
+	$(PY) -m genlab serve --runs outputs/$(PROFILE)
 
 slurm: setup
 	bash slurm/submit.sh
