@@ -59,6 +59,7 @@ class CompareConfig(Config):
     sweep: str = param("", help="name of a sweep folder under output_dir to tabulate ('' = none)")
     device: str = param("cpu", check=check_device, help="device for drawing the sample grids")
     ladder_samples: int = param(500, low=0, high=1000, help="held-out digits per rung of the metric sanity ladder (0 = skip)")
+    novelty_samples: int = param(300, low=0, high=1000, help="samples per model in the memorization check (0 = skip)")
     output_dir: str = param("outputs", help="root of all runs")
 
 

@@ -73,3 +73,39 @@ def closest_pairs(samples: torch.Tensor, train: torch.Tensor, k: int = 8, title:
     fig.suptitle(title or f"the {k} samples closest to a training image (pixel distance)", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def models_novelty(runs, n: int = 500, seed: int = 0, device: str = "cpu") -> tuple[pd.DataFrame, dict]:
+    """Novelty of every model found in ``runs`` (genlab.eval.compare.Runs): n samples each against the
+    training split, with n held-out digits as the reference, in pixels and in the classifier's features.
+
+    Returns (summary: one row block per model, {model: (samples, train)} for :func:`closest_pairs`).
+    """
+    from ..base.paths import resolve_path
+    from ..base.run_folder import CHECKPOINT
+    from ..data import load_dataset
+    from ..models import load_trained
+    from .featurenet import cache_dir, feature_net
+    tables, pairs = [], {}
+    for name, folder in runs.dirs.items():
+        if not (folder / CHECKPOINT).is_file():
+            continue
+        trained = load_trained(folder / CHECKPOINT, device)
+        cfg = trained.config
+        data_dir = resolve_path(cfg.data_dir)
+        c, size = trained.image_shape()[0], trained.image_shape()[-1]
+        train = load_dataset(cfg.dataset, "train", image_size=size, channels=c, data_dir=data_dir).images
+        held = load_dataset(cfg.dataset, "test", image_size=size, channels=c, data_dir=data_dir)
+        held = held.subset(min(n, len(held)), seed=seed).images
+        samples = trained.sample(len(held), seed=seed)
+        net = feature_net(cfg.dataset, size, c, data_dir=data_dir, cache=cache_dir(cfg.output_dir), verbose=False)
+        summary = novelty_summary(novelty(samples, held, train, features=net.features))
+        tables.append(summary.assign(model=name).set_index("model", append=True).reorder_levels(["model", "space"]))
+        pairs[name] = (samples, train)
+    return (pd.concat(tables) if tables else pd.DataFrame()), pairs
+
+
+def show_closest_pairs(pairs: dict, k: int = 8) -> list:
+    """:func:`closest_pairs` for every model of :func:`models_novelty` (one figure each)."""
+    return [closest_pairs(samples, train, k, title=f"{name}: the {k} samples closest to a training image (pixels)")
+            for name, (samples, train) in pairs.items()]
