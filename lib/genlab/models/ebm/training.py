@@ -81,9 +81,9 @@ def train(config: EBMConfig) -> TrainedEBM:
 
     def step_fn(step: int, x0: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
         with distributed.rank_rng(config.seed, step, device):
-            return cd_step(step, x0)
+            return cd_step(step, x0, y)
 
-    def cd_step(step: int, x0: torch.Tensor) -> dict[str, torch.Tensor]:
+    def cd_step(step: int, x0: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
         b = x0.shape[0]
         x_pos = (x0 + config.data_noise * torch.randn_like(x0)).clamp(-1, 1)
         start, idx, fresh = buffer.sample(b)
