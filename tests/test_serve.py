@@ -33,11 +33,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="session")
 def runs(tmp_path_factory) -> Path:
-    """A runs folder with a smoke model of every registered kind, plus one corrupt checkpoint."""
+    """A runs folder with a smoke model of every registered kind, plus one corrupt checkpoint.
+
+    The EBM is trained unconditional, so that the service is also tested with a model that takes no labels.
+    """
     tmp = tmp_path_factory.mktemp("serve_runs")
     for name in models.names():
         kind = models.get(name)
-        kind.train(kind.config.from_dict({**kind.smoke, "output_dir": str(tmp), "run": "serve"}))
+        unconditional = {"conditional": False} if name == "ebm" else {}
+        kind.train(kind.config.from_dict({**kind.smoke, "output_dir": str(tmp), "run": "serve", **unconditional}))
     broken = tmp / "broken" / "dcgan"
     broken.mkdir(parents=True)
     (broken / "checkpoint.pt").write_bytes(b"this is not a checkpoint")
