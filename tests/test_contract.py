@@ -54,7 +54,7 @@ def test_every_model_kind_keeps_the_contract(name, tmp_path):
     assert summary["kind"] == name and summary["parameters"] > 0 and summary["train_seconds"] > 0
     assert set(summary["sampler_options"]) == set(options)
 
-    scores = loaded.evaluate(n=20, feature_config=TINY_FEATURES, verbose=False)
+    scores = loaded.evaluate(n=30, feature_config=TINY_FEATURES, verbose=False)
     assert {"fd", "kid", "precision", "recall"} <= set(scores)
     assert "fd" in loaded.metrics() and loaded.folder.history.is_file() and loaded.sample_paths
 

@@ -45,11 +45,15 @@ def mean_ci(values: Sequence[float]) -> tuple[float, tuple[float, float]]:
     return m, (m - h, m + h)
 
 
+MIN_BLOCK = 6  # precision/recall with k = 5 neighbours need more than 5 samples per set
+
+
 def blocks(n: int, subsets: int = SUBSETS) -> list[slice]:
     """``subsets`` disjoint consecutive slices of ``range(n)``, each ``n // subsets`` long."""
-    if subsets < 2 or n // subsets < 4:
-        raise ValueError(f"intervals need >= 2 disjoint subsets of >= 4 samples; n = {n} with "
-                         f"subsets = {subsets} is too few (raise n, e.g. eval_samples = 1000)")
+    if subsets < 2 or n // subsets < MIN_BLOCK:
+        raise ValueError(f"intervals need >= 2 disjoint subsets of >= {MIN_BLOCK} samples (precision/recall with "
+                         f"k = 5 neighbours); n = {n} with subsets = {subsets} is too few (raise n, e.g. "
+                         f"eval_samples = 1000)")
     size = n // subsets
     return [slice(i * size, (i + 1) * size) for i in range(subsets)]
 
