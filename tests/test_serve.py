@@ -273,7 +273,7 @@ def test_cli_as_the_dockerfile_runs_it_and_sigterm_lets_requests_finish(runs):
         auth = {"Authorization": "Bearer tok"}
         assert httpx.get(f"{url}/models", headers=auth).status_code == 200
         slow = {}
-        body = {"model": "serve/ebm", "n": 8, "steps": 30}  # seconds: still in flight at SIGTERM
+        body = {"model": "serve/ebm", "n": 8, "steps": 1000}  # the longest allowed chain: still in flight at SIGTERM
         t = threading.Thread(target=lambda: slow.update(
             r=httpx.post(f"{url}/generate", json=body, headers=auth, timeout=120)))
         t.start()
