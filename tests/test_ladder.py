@@ -52,3 +52,29 @@ def test_corruptions_are_deterministic_uint8_and_identity_free():
         a, b = f(x, 0.6, seed=3), f(x, 0.6, seed=3)
         assert a.dtype == torch.uint8 and a.shape == x.shape and torch.equal(a, b), name
         assert not torch.equal(a, x), name
+
+
+class FewerStepsNoisier:
+    """A stub diffusion model: real held-out digits of the requested classes, noisier with fewer steps."""
+
+    num_classes = 10
+    device = torch.device("cpu")
+
+    def __init__(self, output_dir):
+        from types import SimpleNamespace
+        self.config = SimpleNamespace(dataset="mnist5k", data_dir="data", output_dir=str(output_dir))
+        self.test = load_dataset("mnist5k", "test")
+
+    def sample(self, n, labels=None, seed=0, sampler="ddim", steps=10):
+        picks = torch.cat([torch.nonzero(self.test.labels == c).flatten()[seed % 7:][i:i + 1]
+                           for i, c in enumerate(labels.tolist())])
+        return ladder.gaussian_noise(self.test.images[picks], 2.0 / steps, seed)
+
+
+def test_the_known_order_rung_ranks_step_counts_and_says_so(tmp_path):
+    from test_metrics import TINY
+    table = ladder.known_order(FewerStepsNoisier(tmp_path), steps=(2, 5, 50), n=60, feature_config=TINY)
+    assert list(table.index) == [2, 5, 50, "in order"]
+    fd = table.loc[[2, 5, 50], "FD (random CNN)"].tolist()
+    assert fd[0] > fd[1] > fd[2], fd
+    assert table.loc["in order", "FD (random CNN)"] and table.loc["in order", "KID (random CNN)"]

@@ -12,7 +12,8 @@ from genlab.models.stylegan import StyleGANConfig, StyleGANStep, build, train
 from genlab.models.stylegan import augment as aug
 from genlab.models.stylegan.ada import AdaController
 from genlab.models.stylegan.discriminator import Discriminator, minibatch_std
-from genlab.models.stylegan.layers import EqualConv2d, EqualLinear, modulated_conv2d, modulated_conv2d_unfused
+from genlab.models.stylegan.layers import (EqualConv2d, EqualLinear, modulated_conv2d, modulated_conv2d_on_activations,
+                                           modulated_conv2d_unfused)
 from genlab.models.stylegan.losses import lazy_adam, r1_penalty
 from genlab.models.stylegan.training import StyleGANEMA
 
@@ -32,12 +33,14 @@ def test_demodulated_conv_has_unit_variance_whatever_the_style():
     assert torch.allclose(modulated_conv2d(x, weight, s), modulated_conv2d(x, weight, 7.0 * s), atol=1e-4)
 
 
-def test_grouped_modulated_conv_equals_unfused():
+def test_grouped_and_activation_modulated_convs_equal_unfused():
+    """Sampling's grouped form and training's activation form both equal the per-image reference."""
     torch.manual_seed(1)
     x, weight, s = torch.randn(3, 5, 8, 8), torch.randn(6, 5, 3, 3), torch.randn(3, 5)
     for demod in (True, False):
-        assert torch.allclose(modulated_conv2d(x, weight, s, demod), modulated_conv2d_unfused(x, weight, s, demod),
-                              atol=1e-5)
+        reference = modulated_conv2d_unfused(x, weight, s, demod)
+        assert torch.allclose(modulated_conv2d(x, weight, s, demod), reference, atol=1e-5)
+        assert torch.allclose(modulated_conv2d_on_activations(x, weight, s, demod), reference, atol=1e-5)
 
 
 def test_equalized_lr_scaling():
@@ -241,3 +244,17 @@ def test_a_64px_rgb_folder_trains_a_few_steps(tmp_path):
     import pandas as pd
     hist = pd.read_csv(trained.history_path)
     assert {"p", "r_t", "loss_g", "loss_d"} <= set(hist.columns) and np.isfinite(hist[["loss_g", "loss_d"]]).all().all()
+
+
+def test_ada_experiment_arms_differ_only_in_ada(tmp_path):
+    from genlab.models.stylegan import ada_experiment
+    config = StyleGANConfig(**TINY, output_dir=str(tmp_path), run="q", ada_demo_images=64, ada_demo_steps=3)
+    arms = ada_experiment.arms(config)
+    assert set(arms) == {"off", "on"}
+    off, on = arms["off"].to_dict(), arms["on"].to_dict()
+    assert {k for k in off if off[k] != on[k]} == {"ada", "run"}
+    assert on["ada"] and not off["ada"] and on["max_train"] == 64 and on["max_steps"] == 3 and on["augment_p"] == 0
+    assert on["ada_kimg"] == config.ada_demo_kimg and on["run"] == "q_ada_on"
+    with pytest.raises(ValueError, match="ada_demo_images"):
+        ada_experiment.arms(config.replace(ada_demo_images=0))
+

@@ -237,12 +237,24 @@ def _resize(data: ImageData, image_size: int | None, channels: int | None) -> Im
             images = (images.float() * weights).sum(1, keepdim=True).round().clamp(0, 255).to(torch.uint8)
         else:
             raise ValueError(f"parameter 'channels' = {channels} unsupported; use 1 or 3")
-    if image_size is not None and image_size != images.shape[-1]:
-        x = images.float()
-        chunks = [F.interpolate(c, size=(image_size, image_size), mode="bilinear", antialias=True,
-                                align_corners=False) for c in x.split(4096)]
-        images = torch.cat(chunks).round().clamp(0, 255).to(torch.uint8)
+    if image_size is not None:
+        images = resize_images(images, image_size)
     return ImageData(images, data.labels, data.class_names, data.name)
+
+
+def resize_images(images: torch.Tensor, image_size: int) -> torch.Tensor:
+    """uint8 N x C x H x W to ``image_size`` square (bilinear, antialiased: the datasets' own resampling)."""
+    if image_size == images.shape[-1] and image_size == images.shape[-2]:
+        return images
+    chunks = [F.interpolate(c, size=(image_size, image_size), mode="bilinear", antialias=True,
+                            align_corners=False) for c in images.float().split(4096)]
+    return torch.cat(chunks).round().clamp(0, 255).to(torch.uint8)
+
+
+def scoring_size(dataset: str, image_size: int) -> int:
+    """The size at which samples of ``dataset`` are scored: its native size when it has one (so models
+    trained at other sizes share one feature space), else the samples' own."""
+    return NATIVE.get(dataset, (None, image_size))[1]
 
 
 def num_batches(n: int, batch_size: int) -> int:

@@ -59,6 +59,8 @@ class CompareConfig(Config):
     sweep: str = param("", help="name of a sweep folder under output_dir to tabulate ('' = none)")
     device: str = param("cpu", check=check_device, help="device for drawing the sample grids")
     ladder_samples: int = param(500, low=0, high=1000, help="held-out digits per rung of the metric sanity ladder (0 = skip)")
+    order_samples: int = param(200, low=0, high=1000,
+                               help="DDPM samples per DDIM step count in the known-order rung (0 = skip)")
     novelty_samples: int = param(300, low=0, high=1000, help="samples per model in the memorization check (0 = skip)")
     output_dir: str = param("outputs", help="root of all runs")
 
@@ -79,6 +81,12 @@ class Runs:
             print(f"found   {NAMES.get(name, name):6} {_shown(self.dirs[name])}{note}")
         for name, why in self.missing.items():
             print(f"MISSING {NAMES.get(name, name):6} {why}: left out of every table and figure")
+
+    def trained(self, name: str, device: str = "cpu"):
+        """The trained model ``name`` of this run (from its checkpoint), or None when it has none."""
+        from ..models import load_trained
+        path = self.dirs.get(name, self.root / name) / CHECKPOINT
+        return load_trained(path, device) if path.is_file() else None
 
 
 def load_runs(config: CompareConfig) -> Runs:

@@ -12,7 +12,7 @@ import pandas as pd
 from .intervals import verdict
 from .metrics import BETTER, SPACE_CLASSIFIER, SPACE_RANDOM
 
-NAMES = {"dcgan": "DCGAN", "ddpm": "DDPM", "ebm": "EBM"}
+NAMES = {"dcgan": "DCGAN", "ddpm": "DDPM", "ebm": "EBM", "stylegan": "StyleGAN2-ADA"}
 # metrics with intervals and verdicts; those in both feature spaces need the second space to agree
 INTERVAL_METRICS = ("fd", "kid", "precision", "recall", "density", "coverage", "class_accuracy", "is")
 SPACE_LABEL = {SPACE_CLASSIFIER: "classifier", SPACE_RANDOM: "random CNN"}

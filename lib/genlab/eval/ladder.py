@@ -253,3 +253,26 @@ def ladder_summary(table: pd.DataFrame) -> pd.DataFrame:
                      "KID rises strictly": all(a < b for a, b in zip(kid, kid[1:])),
                      "precision falls": bool(p and p[-1] < p[0])})
     return pd.DataFrame(rows).set_index(["defect", "space"])
+
+
+def known_order(trained, steps=(5, 10, 20, 50), n: int = 200, sampler: str = "ddim", seed: int = 0,
+                **eval_options) -> pd.DataFrame:
+    """The ladder's last rung: a diffusion model sampled with more steps is better, so every metric must rank
+    ``steps`` in that order. One row per step count: FD and KID in both spaces, precision, recall and the
+    classifier's class accuracy (not written to ``metrics.json``), and whether each column is in order.
+    ``eval_options`` go to :func:`genlab.eval.metrics.evaluate` (e.g. ``feature_config``).
+    """
+    from .metrics import SPACE_RANDOM, evaluate
+    rows = {}
+    for s in steps:
+        m = evaluate(trained, n=n, seed=seed, options={"sampler": sampler, "steps": s}, setting=f"{sampler}-{s}",
+                     write=False, verbose=False, **eval_options)
+        rnd = m["spaces"][SPACE_RANDOM]
+        rows[s] = {"FD": m["fd"], "KID": m["kid"], "FD (random CNN)": rnd["fd"], "KID (random CNN)": rnd["kid"],
+                   "precision": m["precision"], "recall": m["recall"], "class accuracy": m.get("class_accuracy")}
+    table = pd.DataFrame(rows).T.rename_axis(f"{sampler} steps")
+    lower_better = {"FD", "KID", "FD (random CNN)", "KID (random CNN)"}
+    in_order = {c: bool((table[c].diff().dropna() < 0).all() if c in lower_better else (table[c].diff().dropna() > 0).all())
+                for c in table.columns if table[c].notna().all()}
+    table.loc["in order"] = pd.Series(in_order)
+    return table

@@ -41,7 +41,7 @@ from torch import nn
 
 from ..base.paths import resolve_path
 from ..base.run_folder import RunFolder
-from ..data import balanced_labels, load_dataset
+from ..data import balanced_labels, load_dataset, resize_images, scoring_size
 from .featurenet import FeatureNet, FeatureNetConfig, cache_dir, feature_net
 from .inception import inception_fid, inception_weights
 from .intervals import SUBSETS, subset_intervals
@@ -286,7 +286,9 @@ def evaluate(trained, n: int = 1000, *, seed: int = 0, setting: str | None = Non
     cfg = trained.config
     data_dir = resolve_path(getattr(cfg, "data_dir", "data"))
     images, labels, sample_seconds, mem = sample(trained, n, seed=seed, batch_size=batch_size, options=options)
-    channels, size = images.shape[1], images.shape[-1]
+    # every model of a dataset is scored at its native size (a 32 px StyleGAN beside 28 px models): one feature space
+    size = scoring_size(cfg.dataset, images.shape[-1])
+    images, channels = resize_images(images, size), images.shape[1]
     device = torch.device(getattr(trained, "device", "cpu"))
     net_device = device if device.type == "cuda" else torch.device("cpu")
     net = feature_net(cfg.dataset, size, channels, config=feature_config, data_dir=data_dir,

@@ -83,7 +83,7 @@ def models_novelty(runs, n: int = 500, seed: int = 0, device: str = "cpu") -> tu
     """
     from ..base.paths import resolve_path
     from ..base.run_folder import CHECKPOINT
-    from ..data import load_dataset
+    from ..data import load_dataset, resize_images, scoring_size
     from ..models import load_trained
     from .featurenet import cache_dir, feature_net
     tables, pairs = [], {}
@@ -93,11 +93,11 @@ def models_novelty(runs, n: int = 500, seed: int = 0, device: str = "cpu") -> tu
         trained = load_trained(folder / CHECKPOINT, device)
         cfg = trained.config
         data_dir = resolve_path(cfg.data_dir)
-        c, size = trained.image_shape()[0], trained.image_shape()[-1]
+        c, size = trained.image_shape()[0], scoring_size(cfg.dataset, trained.image_shape()[-1])
         train = load_dataset(cfg.dataset, "train", image_size=size, channels=c, data_dir=data_dir).images
         held = load_dataset(cfg.dataset, "test", image_size=size, channels=c, data_dir=data_dir)
         held = held.subset(min(n, len(held)), seed=seed).images
-        samples = trained.sample(len(held), seed=seed)
+        samples = resize_images(trained.sample(len(held), seed=seed), size)
         net = feature_net(cfg.dataset, size, c, data_dir=data_dir, cache=cache_dir(cfg.output_dir), verbose=False)
         summary = novelty_summary(novelty(samples, held, train, features=net.features))
         tables.append(summary.assign(model=name).set_index("model", append=True).reorder_levels(["model", "space"]))

@@ -1,7 +1,7 @@
 """StyleGAN2-ADA lite (Karras et al. 2020, twice): config, networks, augmentation, ADA, losses, training."""
 
 from ..registry import ModelKind
-from . import figures
+from . import ada_experiment, figures
 from .config import StyleGANConfig
 from .discriminator import Discriminator
 from .generator import Generator
@@ -14,5 +14,5 @@ SMOKE = dict(epochs=1, max_steps=6, batch_size=8, z_dim=16, w_dim=16, channel_ba
              sample_every=1, checkpoint_every=1, eval_samples=32, device="cpu")
 KIND = ModelKind("stylegan", StyleGANConfig, train, TrainedStyleGAN, figures, SMOKE)
 
-__all__ = ["Discriminator", "Generator", "KIND", "StyleGANConfig", "StyleGANStep", "TrainedStyleGAN", "build",
+__all__ = ["Discriminator", "ada_experiment", "Generator", "KIND", "StyleGANConfig", "StyleGANStep", "TrainedStyleGAN", "build",
            "figures", "train"]

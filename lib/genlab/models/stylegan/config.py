@@ -44,3 +44,8 @@ class StyleGANConfig(RunConfig):
     ema_rampup: float = param(0.05, low=0, high=1, help="EMA half-life at most this fraction of images seen (0 = off)")
     truncation_psi: float = param(1.0, low=0, high=1, resumable=True, help="default truncation psi when sampling")
     max_train: int = param(0, low=0, help="use only the first N training images (0 = all): the limited-data regime")
+    ada_demo_images: int = param(500, low=0, resumable=True,
+                                 help="training images of the ADA off/on experiment (0 = skip it)")
+    ada_demo_steps: int = param(300, low=0, resumable=True, help="steps of each arm of the ADA experiment")
+    ada_demo_kimg: float = param(2.0, low=0, low_open=True, resumable=True,
+                                 help="ada_kimg of the experiment's ADA arm (its run is short: p must be able to move)")

@@ -43,6 +43,21 @@ def show_truncation(trained, psis=(1.0, 0.7, 0.5, 0.0), per_class: int = 1, seed
     return fig
 
 
+def truncation_table(trained, psis=(1.0, 0.7, 0.5), n: int = 500):
+    """FD, class accuracy, precision, recall and coverage (classifier space) of ``n`` samples at each psi.
+
+    Scored like :meth:`evaluate` but not written to ``metrics.json`` (the headline stays at the config's psi).
+    """
+    import pandas as pd
+    from ...eval.metrics import evaluate
+    rows = {}
+    for psi in psis:
+        s = evaluate(trained, n=n, options={"psi": psi}, setting=f"psi-{psi}", write=False, verbose=False)
+        rows[psi] = {"FD": s["fd"], "class accuracy": s.get("class_accuracy"), "precision": s["precision"],
+                     "recall": s["recall"], "coverage": s.get("coverage")}
+    return pd.DataFrame(rows).T.rename_axis("psi")
+
+
 def show_style_mixing(trained, rows: int = 4, cols: int = 4, cutoff: int = 4, label: int = 3, seed: int = 0):
     """Coarse styles (layers < cutoff) from the row images, fine styles from the column images."""
     return show_grid(trained.style_mix(rows, cols, cutoff, label, seed), nrow=cols + 1,
@@ -54,3 +69,44 @@ def show_interpolation(trained, steps: int = 8, label: int = 3, seed: int = 2):
     z = strip(trained.interpolate(steps, label, seed, space="z"), title="interpolation in z")
     w = strip(trained.interpolate(steps, label, seed, space="w"), title="interpolation in w")
     return z, w
+
+
+def show_ada_experiment(runs: dict, per_class: int = 2, seed: int = 0):
+    """The ADA experiment's two arms: r_t and p over training, then samples of each (same labels and seed)."""
+    import pandas as pd
+    from ...data import balanced_labels
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
+    for arm, trained in runs.items():
+        history = pd.read_csv(trained.history_path)
+        axes[0].plot(history["step"], history["r_t"], label=f"ADA {arm}")
+        axes[1].plot(history["step"], history["p"], label=f"ADA {arm}")
+    target = next(iter(runs.values())).config.ada_target
+    axes[0].axhline(target, color="gray", ls="--", lw=1, label="target")
+    axes[0].set_title("r_t = E[sign(D(real))]: near 1, D has memorised the reals")
+    axes[1].set_title("augmentation probability p")
+    for ax in axes:
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    k = next(iter(runs.values())).num_classes
+    n = per_class * k if k else 10 * per_class
+    labels = balanced_labels(n, k) if k else None
+    fig2, grid_axes = plt.subplots(len(runs), 1, figsize=(8, 1.1 * per_class * len(runs) + 0.4))
+    for ax, (arm, trained) in zip(grid_axes, runs.items()):
+        show_grid(trained.sample(n, labels=labels, seed=seed), nrow=k or 10, ax=ax, title=f"ADA {arm}")
+    fig2.tight_layout()
+    return fig, fig2
+
+
+def ada_experiment_table(runs: dict, n: int = 250):
+    """Evaluate both arms on ``n`` samples: FD, class accuracy, precision, recall, with the last r_t and p."""
+    import pandas as pd
+    rows = {}
+    for arm, trained in runs.items():
+        s = trained.evaluate(n)
+        m = trained.metrics()
+        rows[f"ADA {arm}"] = {"FD": s["fd"], "class accuracy": s.get("class_accuracy"), "precision": s["precision"],
+                              "recall": s["recall"], "final r_t": m.get("ada_rt"), "final p": m.get("ada_p"),
+                              "train images": m.get("train_images"), "train seconds": m.get("train_seconds")}
+    return pd.DataFrame(rows).T
