@@ -171,7 +171,11 @@ def test_the_same_p_reaches_reals_and_fakes_in_both_passes(monkeypatch):
     monkeypatch.setattr(aug, "augment", lambda x, p, cutout=False: (seen.append(p), x)[1])
     x, y = torch.rand(8, 1, 32, 32) * 2 - 1, torch.arange(8)
     disc_forward = disc.forward
-    monkeypatch.setattr(disc, "forward", lambda img, yy: torch.full((img.shape[0],), 5.0) + 0 * disc_forward(img, yy))
+
+    def always_real(img, yy, with_classes=False):
+        logit = torch.full((img.shape[0],), 5.0) + 0 * disc_forward(img, yy)
+        return (logit, None) if with_classes else logit
+    monkeypatch.setattr(disc, "forward", always_real)
     stepper(0, x, y)
     assert len(seen) == 3 and len(set(seen)) == 1  # G pass fakes, D pass reals and fakes
     seen.clear()
@@ -258,3 +262,16 @@ def test_ada_experiment_arms_differ_only_in_ada(tmp_path):
     with pytest.raises(ValueError, match="ada_demo_images"):
         ada_experiment.arms(config.replace(ada_demo_images=0))
 
+
+
+def test_the_auxiliary_classifier_head_exists_only_with_ac_weight_and_trains_both_players():
+    plain = build(StyleGANConfig(**TINY), 1, 10)[1]
+    assert plain.classify is None and plain(torch.zeros(8, 1, 32, 32), torch.arange(8), with_classes=True)[1] is None
+    config = StyleGANConfig(**TINY, ac_weight=0.5)
+    torch.manual_seed(0)
+    gen, disc = build(config, 1, 10)
+    logits, classes = disc(torch.zeros(8, 1, 32, 32), torch.arange(8), with_classes=True)
+    assert logits.shape == (8,) and classes.shape == (8, 10)
+    head = disc.classify.weight.detach().clone()
+    StyleGANStep(config, gen, disc)(0, torch.rand(8, 1, 32, 32) * 2 - 1, torch.arange(8))
+    assert not torch.equal(head, disc.classify.weight)  # D's head learned from the reals

@@ -59,6 +59,8 @@ class CompareConfig(Config):
     sweep: str = param("", help="name of a sweep folder under output_dir to tabulate ('' = none)")
     device: str = param("cpu", check=check_device, help="device for drawing the sample grids")
     ladder_samples: int = param(500, low=0, high=1000, help="held-out digits per rung of the metric sanity ladder (0 = skip)")
+    bias_samples: int = param(1000, low=0, high=1000,
+                              help="DCGAN samples for the FD-against-1/N figure (0 = skip)")
     order_samples: int = param(200, low=0, high=1000,
                                help="DDPM samples per DDIM step count in the known-order rung (0 = skip)")
     novelty_samples: int = param(300, low=0, high=1000, help="samples per model in the memorization check (0 = skip)")

@@ -23,6 +23,8 @@ class StyleGANConfig(RunConfig):
     mapping_layers: int = param(2, low=1, high=8, arch=True, help="FC layers of the mapping network (official: 8; 2 at low res)")
     channel_base: int = param(1024, low=16, high=65536, arch=True, help="feature maps at res r: min(channel_base / r, channel_max)")
     channel_max: int = param(128, low=4, high=1024, arch=True, help="most feature maps of any layer")
+    ac_weight: float = param(0.0, low=0, arch=True,
+                             help="auxiliary classifier loss on D's features (AC-GAN; 0 = official projection only)")
     residual_d: bool = param(True, arch=True, help="residual discriminator blocks (else plain)")
     mbstd_group: int = param(4, low=1, high=64, arch=True, help="minibatch-std group size (must divide batch_size)")
     batch_size: int = param(32, low=2, high=8192, help="images per step")
@@ -44,8 +46,8 @@ class StyleGANConfig(RunConfig):
     ema_rampup: float = param(0.05, low=0, high=1, help="EMA half-life at most this fraction of images seen (0 = off)")
     truncation_psi: float = param(1.0, low=0, high=1, resumable=True, help="default truncation psi when sampling")
     max_train: int = param(0, low=0, help="use only the first N training images (0 = all): the limited-data regime")
-    ada_demo_images: int = param(500, low=0, resumable=True,
+    ada_demo_images: int = param(250, low=0, resumable=True,
                                  help="training images of the ADA off/on experiment (0 = skip it)")
-    ada_demo_steps: int = param(300, low=0, resumable=True, help="steps of each arm of the ADA experiment")
+    ada_demo_steps: int = param(400, low=0, resumable=True, help="steps of each arm of the ADA experiment")
     ada_demo_kimg: float = param(2.0, low=0, low_open=True, resumable=True,
                                  help="ada_kimg of the experiment's ADA arm (its run is short: p must be able to move)")

@@ -52,7 +52,8 @@ class Discriminator(nn.Module):
     """image (+ labels) -> one logit per image."""
 
     def __init__(self, channels: int = 1, image_size: int = 32, channel_base: int = 1024, channel_max: int = 128,
-                 num_classes: int = 0, mbstd_group: int = 4, residual: bool = True, cmap_dim: int = 128):
+                 num_classes: int = 0, mbstd_group: int = 4, residual: bool = True, cmap_dim: int = 128,
+                 classifier: bool = False):
         super().__init__()
         if image_size not in IMAGE_SIZES:
             raise ValueError(f"parameter 'image_size' = {image_size} unsupported; choose one of {IMAGE_SIZES}")
@@ -70,14 +71,21 @@ class Discriminator(nn.Module):
         self.cmap_dim = cmap_dim if num_classes else 1
         self.out = EqualLinear(c4, self.cmap_dim)
         self.embed = EqualLinear(num_classes, cmap_dim) if num_classes else None
+        # optional auxiliary classifier head (AC-GAN, Odena et al. 2017): not in the official code
+        self.classify = EqualLinear(c4, num_classes) if num_classes and classifier else None
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, with_classes: bool = False):
+        """The logit per image; with ``with_classes``, also the auxiliary head's class logits (or None)."""
         h = self.blocks(self.from_rgb(x))
-        h = self.conv(minibatch_std(h, self.mbstd_group))
-        h = self.out(self.fc(h.flatten(1)))
+        features = self.fc(self.conv(minibatch_std(h, self.mbstd_group)).flatten(1))
+        h = self.out(features)
         if self.embed is None:
-            return h[:, 0]
-        if y is None:
+            logit = h[:, 0]
+        elif y is None:
             raise ValueError("this discriminator is class-conditional: pass labels y")
-        cmap = self.embed(nn.functional.one_hot(y, self.num_classes).to(x.dtype))
-        return (h * cmap).sum(dim=1) / math.sqrt(self.cmap_dim)
+        else:
+            cmap = self.embed(nn.functional.one_hot(y, self.num_classes).to(x.dtype))
+            logit = (h * cmap).sum(dim=1) / math.sqrt(self.cmap_dim)
+        if not with_classes:
+            return logit
+        return logit, (self.classify(features) if self.classify is not None else None)

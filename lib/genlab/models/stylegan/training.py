@@ -8,6 +8,7 @@ real or fake, in the G pass and in the D pass, goes through the same augmentatio
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from ...base.paths import resolve_path
 from ...base.run_folder import RunFolder
@@ -72,7 +73,10 @@ class StyleGANStep:
         # G main: non-saturating loss through the augmented fakes
         disc.requires_grad_(False)
         ws = gen.ws(torch.randn(b, gen.z_dim, device=x.device), y, mixing=c.style_mixing, track_w_avg=True)
-        loss_g = g_loss(disc(self.augment(gen.synthesis(ws)), y))
+        fake_logits, fake_classes = disc(self.augment(gen.synthesis(ws)), y, with_classes=True)
+        loss_g = g_loss(fake_logits)
+        if fake_classes is not None:  # AC-GAN: G is also asked for images D's head assigns to class y
+            loss_g = loss_g + c.ac_weight * F.cross_entropy(fake_classes, y)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
@@ -91,10 +95,12 @@ class StyleGANStep:
             fake = gen(torch.randn(b, gen.z_dim, device=x.device), y, mixing=c.style_mixing)
         do_r1 = c.r1_gamma > 0 and step % c.r1_interval == 0
         real = x.detach().requires_grad_(do_r1)
-        real_logits = disc(self.augment(real), y)
+        real_logits, real_classes = disc(self.augment(real), y, with_classes=True)
         fake_logits = disc(self.augment(fake), y)
         loss_d = d_loss(real_logits, fake_logits)
         total = loss_d
+        if real_classes is not None:  # the head learns the classes from real images only
+            total = total + c.ac_weight * F.cross_entropy(real_classes, y)
         if do_r1:
             r1 = r1_penalty(real, real_logits)
             total = total + r1 * (c.r1_gamma / 2 * c.r1_interval)
