@@ -24,7 +24,7 @@ from typing import Any, Callable
 import torch
 
 from ..base.config import RunConfig
-from ..base.files import write_json
+from ..base.files import remove_stale_temps, write_json
 from ..base.run_folder import RunFolder
 from ..base.runlog import History, Loggers, Progress, format_seconds
 from ..data import DeviceBatches
@@ -76,6 +76,8 @@ def fit(config: RunConfig, state: TrainState, step_fn: StepFn, batches: DeviceBa
     total_steps = config.total_steps(steps_per_epoch)
     sample_every, checkpoint_every = config.sample_every * steps_per_epoch, config.checkpoint_every * steps_per_epoch
     folder.path.mkdir(parents=True, exist_ok=True)
+    if main:  # a run killed mid-write (kill -9, OOM killer) leaves the temp file of that write behind
+        remove_stale_temps(folder.path)
     start, train_seconds = 0, 0.0
     if folder.checkpoint.exists():
         ckpt = load_checkpoint(folder.checkpoint, map_location="cpu")
@@ -103,19 +105,42 @@ def fit(config: RunConfig, state: TrainState, step_fn: StepFn, batches: DeviceBa
                          f"{config.run}/{name}", enabled=main)
     progress = Progress(total_steps, name, start=start, printer=print if main else _quiet)
 
+    sums: dict[str, Any] = {}
+    count = 0
+
+    def log(step: int) -> None:
+        """Append the means of the scalars since the last row to the history; stop on a non-finite one."""
+        nonlocal sums, count
+        if not count:
+            return
+        means = distributed.mean_scalars({k: float(v) / count for k, v in sums.items()})
+        bad = [k for k, v in means.items() if not math.isfinite(v)]
+        if bad:
+            raise DivergenceError(
+                f"[{name}] non-finite {', '.join(bad)} at step {step} "
+                f"({', '.join(f'{k}={means[k]}' for k in bad)}); training stopped and the last good "
+                f"checkpoint in {folder.checkpoint} was kept. Try: {divergence_hint}")
+        history.append({"step": step, "epoch": step / steps_per_epoch, "seconds": train_seconds, **means})
+        loggers.scalars(step, means)
+        progress.update(step, means, force=step == total_steps)
+        sums, count = {}, 0
+
     def save(step: int) -> None:
+        # A row at every checkpoint: a resumed run averages the same steps into each row as an uninterrupted one.
+        log(step)
         if not state.all_finite():
             raise DivergenceError(f"[{name}] parameters became non-finite before step {step}; the last good "
                                   f"checkpoint in {folder.checkpoint} was kept. Try: {divergence_hint}")
         if main:
-            save_checkpoint(folder.checkpoint, state.checkpoint(name, config.to_dict(), step, train_seconds, meta))
+            # History first: a kill between the two leaves rows past the checkpoint, which resuming drops
+            # (the other order would lose the rows up to the checkpoint for good).
             history.save()
+            save_checkpoint(folder.checkpoint, state.checkpoint(name, config.to_dict(), step, train_seconds, meta))
         distributed.barrier()  # no rank moves on (or exits) before the checkpoint is on disk
 
     for m in state.modules.values():
         m.train()
-    sums: dict[str, Any] = {}
-    count, t_call, step, done = 0, time.perf_counter(), start, False
+    t_call, step, done = time.perf_counter(), start, False
     try:
         with stop_on_sigusr1():
             while step < total_steps:
@@ -128,17 +153,7 @@ def fit(config: RunConfig, state: TrainState, step_fn: StepFn, batches: DeviceBa
                 step += 1
                 train_seconds += time.perf_counter() - t0
                 if step % log_every == 0 or step == total_steps:
-                    means = distributed.mean_scalars({k: float(v) / count for k, v in sums.items()})
-                    bad = [k for k, v in means.items() if not math.isfinite(v)]
-                    if bad:
-                        raise DivergenceError(
-                            f"[{name}] non-finite {', '.join(bad)} at step {step} "
-                            f"({', '.join(f'{k}={means[k]}' for k in bad)}); training stopped and the last good "
-                            f"checkpoint in {folder.checkpoint} was kept. Try: {divergence_hint}")
-                    history.append({"step": step, "epoch": step / steps_per_epoch, "seconds": train_seconds, **means})
-                    loggers.scalars(step, means)
-                    progress.update(step, means, force=step == total_steps)
-                    sums, count = {}, 0
+                    log(step)
                 if main and sample_fn is not None and ((sample_every and step % sample_every == 0) or step == total_steps):
                     images = sample_fn(step)
                     save_grid(images, folder.sample_grid(step))
