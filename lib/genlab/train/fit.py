@@ -61,7 +61,8 @@ class FitResult:
 
 def fit(config: RunConfig, state: TrainState, step_fn: StepFn, batches: DeviceBatches, *,
         meta: dict[str, Any], sample_fn: Callable[[int], torch.Tensor] | None = None,
-        divergence_hint: str = "lower the learning rate", log_every: int = 10) -> FitResult:
+        divergence_hint: str = "lower the learning rate", log_every: int = 10,
+        saturation_grids: int = 0) -> FitResult:
     """Train ``state`` as ``config`` says (run folder, epochs/max_steps, cadences, budget), or resume.
 
     ``step_fn(step, x0, y)`` does one optimisation step on a batch (x0: B x C x H x W in
@@ -69,6 +70,8 @@ def fit(config: RunConfig, state: TrainState, step_fn: StepFn, batches: DeviceBa
     once per log). ``sample_fn(step)`` returns uint8 images (N x C x H x W) for a grid
     saved as ``samples/step_XXXXXX.png``; it must not consume the global RNG. ``meta``
     (JSON-able: channels, class names, ...) is stored in the checkpoint to rebuild the model.
+    ``saturation_grids`` > 0: stop with :class:`DivergenceError` when that many grids in a row are
+    saturated (every pixel 0 or 255: a collapsed GAN generator whose tanh output sits at -1/+1).
     """
     name, folder = config.model, RunFolder(config.run_dir)
     main = distributed.is_main()
@@ -140,7 +143,7 @@ def fit(config: RunConfig, state: TrainState, step_fn: StepFn, batches: DeviceBa
 
     for m in state.modules.values():
         m.train()
-    t_call, step, done = time.perf_counter(), start, False
+    t_call, step, done, saturated = time.perf_counter(), start, False, 0
     try:
         with stop_on_sigusr1():
             while step < total_steps:
@@ -154,10 +157,22 @@ def fit(config: RunConfig, state: TrainState, step_fn: StepFn, batches: DeviceBa
                 train_seconds += time.perf_counter() - t0
                 if step % log_every == 0 or step == total_steps:
                     log(step)
-                if main and sample_fn is not None and ((sample_every and step % sample_every == 0) or step == total_steps):
-                    images = sample_fn(step)
-                    save_grid(images, folder.sample_grid(step))
-                    loggers.image("samples", step, make_grid(images))
+                if sample_fn is not None and ((sample_every and step % sample_every == 0) or step == total_steps):
+                    flat = False
+                    if main:
+                        images = sample_fn(step)
+                        save_grid(images, folder.sample_grid(step))
+                        loggers.image("samples", step, make_grid(images))
+                        flat = is_saturated(images)
+                    if saturation_grids:
+                        saturated = saturated + 1 if distributed.any_rank(flat) else 0  # every rank stops together
+                        if saturated >= saturation_grids:
+                            raise DivergenceError(
+                                f"[{name}] samples saturated at step {step}: every pixel of the last "
+                                f"{saturated} sample grids is black or white (outputs stuck at -1/+1), so the "
+                                f"generator has collapsed; training stopped and the last checkpoint in "
+                                f"{folder.checkpoint} was kept (it may already be collapsed: compare its grids "
+                                f"in {folder.samples}). Try: {divergence_hint}")
                 if checkpoint_every and step % checkpoint_every == 0 and step < total_steps:
                     save(step)
                 budget_hit = config.time_budget_s and time.perf_counter() - t_call > config.time_budget_s
@@ -177,6 +192,12 @@ def fit(config: RunConfig, state: TrainState, step_fn: StepFn, batches: DeviceBa
         for m in state.modules.values():
             m.eval()
     return FitResult(folder.path, step, total_steps, train_seconds, start, history.rows, loggers)
+
+
+def is_saturated(images: torch.Tensor) -> bool:
+    """Every pixel of the uint8 grid at 0 or 255. Real digits and a healthy generator have grey edges, so
+    even an all-dark grid of good samples has some mid-tone pixels; a generator stuck at tanh = +-1 has none."""
+    return bool(((images == 0) | (images == 255)).all())
 
 
 def _quiet(*_: Any, **__: Any) -> None:
