@@ -29,6 +29,14 @@ def smoke_build(tmp_path_factory):
     return build, outputs
 
 
+@pytest.fixture(scope="session")
+def smoke_book(smoke_build):
+    """The smoke notebooks rendered into a book once (jupyter-book, warnings as errors): its ``html`` folder."""
+    from genlab.book.runner import build_book
+    build, _ = smoke_build
+    return build_book(root=ROOT, build_dir=build).parent
+
+
 @pytest.fixture
 def browser(tmp_path):
     """A headless Chromium (selenium) with its own profile; skips where Chromium is not installed."""

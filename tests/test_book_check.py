@@ -13,6 +13,8 @@ CLEAN = """<!doctype html><html><head><meta charset="utf-8"><title>ok</title></h
 <div style="overflow-x: auto; max-width: 100%"><table><tr><td style="min-width: 3000px">a wide table that
 scrolls inside its own box</td></tr></table></div>
 <pre style="overflow-x: auto">{code}</pre>
+<p>Code shown as code keeps its dollars: <code>echo $$</code>, and so does a hidden element:</p>
+<div style="display: none">$$ hidden $$</div>
 </body></html>""".format(code="x = 1  # " + "long comment " * 300)
 
 BROKEN = """<!doctype html><html><head><meta charset="utf-8"><title>broken</title></head><body>

@@ -6,7 +6,8 @@
 - broken images: an ``<img>`` that finished loading with ``naturalWidth`` 0;
 - broken internal links: an ``href`` into the book whose file does not exist (anchors are not checked);
 - JavaScript errors: SEVERE entries of the browser console (a missing favicon aside);
-- unrendered math: ``$$``, ``\\(`` or ``\\[`` left in the visible text once MathJax has finished;
+- unrendered math: ``$$``, ``\\(`` or ``\\[`` left in the visible text (code blocks aside) once MathJax
+  has finished;
 - pages wider than the viewport (1280 px): ``scrollWidth > innerWidth``, i.e. a wide table, code
   block or figure widens the page instead of scrolling inside its own box.
 
@@ -117,7 +118,16 @@ if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
 } else { done(true); }
 """
 _MEASURE = """
-const visible = document.body ? document.body.innerText : '';
+// Visible prose only: code shown verbatim (pre, code) may hold $$ or \( on purpose.
+const texts = [];
+if (document.body) {
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT, {acceptNode: n => {
+    const e = n.parentElement;
+    return !e || e.closest('pre, code, script, style, textarea, mjx-container') || !e.checkVisibility()
+      ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT; }});
+  while (walker.nextNode()) texts.push(walker.currentNode.textContent);
+}
+const visible = texts.join(String.fromCharCode(10));  // one line per text node
 const images = Array.from(document.images).filter(i => i.complete && i.naturalWidth === 0)
   .map(i => i.getAttribute('src'));
 const links = Array.from(document.querySelectorAll('a[href]')).map(a => a.href);
