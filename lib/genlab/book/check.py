@@ -118,7 +118,7 @@ if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
 } else { done(true); }
 """
 _MEASURE = """
-// Visible prose only: code shown verbatim (pre, code) may hold $$ or \( on purpose.
+// Visible prose only: code shown verbatim (pre, code) may hold TeX delimiters on purpose.
 const texts = [];
 if (document.body) {
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT, {acceptNode: n => {
