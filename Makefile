@@ -5,12 +5,13 @@ PY := $(VENV)/bin/python
 PROFILE ?= quick
 STAMP := $(VENV)/.genlab-installed
 
-.PHONY: help setup book student-book notebooks test lab slurm serve clean
+.PHONY: help setup book student-book check-book notebooks test lab slurm serve clean
 
 help:
 	@echo "make book          set up .venv if missing, run every notebook (PROFILE=$(PROFILE)), build the book"
 	@echo "make test          set up .venv if missing, run the test suite"
 	@echo "make student-book  build the book with exercise solutions hidden (after make book)"
+	@echo "make check-book    open every page of the built book in headless Chromium; fail on broken images/links, JS errors, raw TeX, too-wide pages"
 	@echo "make lab           JupyterLab in the project environment"
 	@echo "make serve         generation API and web page over outputs/quick (http://127.0.0.1:8000)"
 	@echo "make slurm         submit the whole pipeline to Slurm (see README)"
@@ -34,6 +35,9 @@ student-book: setup
 
 test: setup
 	$(PY) -m pytest -q
+
+check-book: setup
+	$(PY) -m genlab check-book
 
 lab: setup
 	$(PY) -m genlab lab

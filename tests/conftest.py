@@ -1,4 +1,4 @@
-"""Shared fixtures: the project root, a tiny DCGAN config, and one smoke run of every notebook."""
+"""Shared fixtures: the project root, one smoke run of every notebook, and a headless Chromium."""
 
 from __future__ import annotations
 
@@ -27,3 +27,23 @@ def smoke_build(tmp_path_factory):
     build, outputs = tmp / "_build", tmp / "outputs"
     run_notebooks("smoke", parameters={"output_dir": str(outputs)}, root=ROOT, build_dir=build)
     return build, outputs
+
+
+@pytest.fixture(scope="session")
+def smoke_book(smoke_build):
+    """The smoke notebooks rendered into a book once (jupyter-book, warnings as errors): its ``html`` folder."""
+    from genlab.book.runner import build_book
+    build, _ = smoke_build
+    return build_book(root=ROOT, build_dir=build).parent
+
+
+@pytest.fixture
+def browser(tmp_path):
+    """A headless Chromium (selenium) with its own profile; skips where Chromium is not installed."""
+    from genlab.book.check import BrowserMissing, chromium
+    try:
+        driver = chromium(tmp_path / "chromium", window=(1100, 700))
+    except BrowserMissing as exc:
+        pytest.skip(str(exc))
+    yield driver
+    driver.quit()

@@ -71,7 +71,8 @@ def test_the_cli_is_a_leaf():
 
 def test_base_layer_and_book_runner_do_not_import_torch():
     code = ("import sys; import genlab.base.config, genlab.base.files, genlab.base.paths, genlab.base.run_folder, "
-            "genlab.base.runlog, genlab.book.runner, genlab.book.slurm, genlab.models.registry; "
+            "genlab.base.runlog, genlab.book.runner, genlab.book.slurm, genlab.book.check, genlab.book.sphinx_ext, "
+            "genlab.models.registry; "
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -7,7 +7,8 @@ from genlab.models import dcgan
 from genlab.models.dcgan import training as dcgan_train
 from genlab.cli import main as cli_main
 from genlab.train.checkpoint import CheckpointError, RunMismatchError, load_checkpoint
-from genlab.train.fit import DivergenceError
+from genlab.train import faults
+from genlab.train.fit import DivergenceError, is_saturated
 from genlab.train.signals import TrainingInterrupted
 
 
@@ -95,6 +96,58 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monk
     with pytest.raises(DivergenceError, match="non-finite loss_d.*last good checkpoint.*Try: lower lr"):
         dcgan.train(tiny(tmp_path, max_steps=6))
     assert ckpt.read_bytes() == good
+
+
+def diverging_run(tmp_path, capsys) -> tuple[int, str, dict]:
+    """``genlab train dcgan`` from the command line on a 90-image folder (5 steps an epoch, a checkpoint and
+    a grid each): the exit code, stderr and the checkpoint left behind."""
+    dataset = faults.tiny_folder_dataset(tmp_path / "digits")
+    params = dict(run="d", output_dir=tmp_path, data_dir=tmp_path / "data", dataset=dataset, epochs=8,
+                  batch_size=16, base_channels=8, latent_dim=8, sample_every=1, checkpoint_every=1, device="cpu")
+    rc = cli_main(["train", "dcgan", *[a for k, v in params.items() for a in ("-p", f"{k}={v}")]])
+    return rc, capsys.readouterr().err, load_checkpoint(tmp_path / "d" / "dcgan" / "checkpoint.pt")
+
+
+def test_a_diverging_gan_stops_from_the_cli_naming_the_fix(tmp_path, monkeypatch, capsys):
+    """The losses turn NaN at step 12 (as a far too large lr does): the run stops at the next row of the
+    history (step 15, a checkpoint step: no checkpoint is written after a NaN) and exits 1 with the hint;
+    the checkpoint of step 10 is kept and loads."""
+    real_step, calls = dcgan_train.gan_step, []
+
+    def diverging(*args, **kwargs):
+        scalars = real_step(*args, **kwargs)
+        calls.append(1)
+        return {**scalars, "loss_g": scalars["loss_g"] * float("nan")} if len(calls) >= 12 else scalars
+    monkeypatch.setattr(dcgan_train, "gan_step", diverging)
+    rc, err, ckpt = diverging_run(tmp_path, capsys)
+    assert rc == 1
+    assert "non-finite loss_g at step 15" in err and "last good checkpoint" in err and "lower lr (e.g. 1e-4)" in err
+    assert ckpt["step"] == 10
+    assert dcgan.TrainedDCGAN.from_checkpoint(tmp_path / "d" / "dcgan" / "checkpoint.pt").step == 10
+
+
+def test_saturated_samples_stop_a_gan(tmp_path, monkeypatch, capsys):
+    """From the second grid (step 10) on, the generator's outputs sit at -1/+1 (a collapsed tanh): the third
+    such grid in a row (step 20) stops the run before its checkpoint; the one of step 15 is kept."""
+    real_uint8, grids = dcgan_train.to_uint8, []
+
+    def saturating(x):
+        grids.append(1)
+        return real_uint8(x * 1e6 if len(grids) >= 2 else x)
+    monkeypatch.setattr(dcgan_train, "to_uint8", saturating)
+    rc, err, ckpt = diverging_run(tmp_path, capsys)
+    assert rc == 1
+    assert "samples saturated at step 20" in err and "last 3 sample grids" in err and "lower lr" in err
+    assert ckpt["step"] == 15
+    assert (tmp_path / "d" / "dcgan" / "samples" / "step_000020.png").exists()  # the evidence is kept
+
+
+def test_saturation_means_every_pixel_black_or_white():
+    grid = torch.zeros(4, 1, 8, 8, dtype=torch.uint8)
+    grid[:, :, :4] = 255
+    assert is_saturated(grid)
+    grid[0, 0, 0, 0] = 254  # one grey pixel: a healthy (if dark) sample
+    assert not is_saturated(grid)
 
 
 def test_time_budget_checkpoints_then_resumes(tmp_path):

@@ -11,7 +11,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from genlab.book.runner import NotebookFailed, build_book, run_notebooks, toc_notebooks
+from genlab.book.check import BrowserMissing, check_book, find_chromium
+from genlab.book.runner import NotebookFailed, run_notebooks, toc_notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -60,15 +61,25 @@ def test_every_notebook_runs_at_the_smoke_profile(smoke_build, path):
 
 
 @pytest.mark.notebook
-def test_the_book_builds_with_warnings_as_errors(smoke_build):
-    build, _ = smoke_build
-    index = build_book(root=ROOT, build_dir=build)
-    html = index.parent
+def test_the_book_builds_with_warnings_as_errors(smoke_book):
+    html = smoke_book
     for nb in NOTEBOOKS:
         page = html / nb.with_suffix(".html")
         assert page.exists(), page
     dcgan_page = (html / "notebooks" / "01_dcgan.html").read_text()
     assert dcgan_page.count("<img") >= 4  # curves, grids over epochs, class grid, interpolation
+
+
+@pytest.mark.notebook
+def test_the_book_reads_well_in_a_browser(smoke_book, tmp_path):
+    """Every page in headless Chromium (genlab check-book): images load, internal links lead somewhere, no
+    JavaScript error, MathJax rendered every formula, no page wider than a 1280 px window."""
+    try:
+        find_chromium()
+    except BrowserMissing as exc:
+        pytest.skip(str(exc))
+    problems = check_book(smoke_book, profile_dir=tmp_path / "chromium", printer=lambda *_: None)
+    assert not problems, "\n".join(map(str, problems))
 
 
 def _mini_project(tmp_path, cells_a):

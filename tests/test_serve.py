@@ -301,25 +301,7 @@ def test_cli_refuses_an_open_address_without_a_token(runs):
 
 # ---------------------------------------------------------------------------------------------- the page in Chromium
 
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
-BROWSER_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--window-size=1100,700")
-
-
-@pytest.fixture
-def browser(tmp_path):
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.skip("headless Chromium absent: apt-get install -y chromium chromium-driver (.ci/run does this as root)")
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium absent: pip install -e '.[dev]'")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (*BROWSER_FLAGS, f"--user-data-dir={tmp_path / 'chromium'}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=str(CHROMEDRIVER)))
-    driver.set_page_load_timeout(60)
-    yield driver
-    driver.quit()
+# The `browser` fixture (headless Chromium, 1100 x 700) is in conftest.py, shared with the JupyterLab test.
 
 
 def generate_in_page(driver, url: str, model: str, label: int, n: int, seed: int) -> list[str]:

@@ -1,6 +1,6 @@
 """``python -m genlab ...``: everything a notebook does, from the shell.
 
-Commands: ``all`` (run notebooks + build book), ``run-notebooks``, ``build-book``,
+Commands: ``all`` (run notebooks + build book), ``run-notebooks``, ``build-book``, ``check-book``,
 ``download``, ``train``, ``sample``, ``evaluate``, ``lab``, ``serve``. Models are found through the registry
 (``genlab.models``). The CLI is a leaf: nothing in the library imports it.
 """
@@ -106,6 +106,20 @@ def cmd_build_book(args: argparse.Namespace) -> None:
     build_book(build_dir=args.build_dir, student=args.student)
 
 
+def cmd_check_book(args: argparse.Namespace) -> None:
+    from .book.check import check_book
+    problems = check_book(args.build_dir)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        raise BookProblems(f"{len(problems)} problem(s) in the book at {args.build_dir} (listed above)")
+    print(f"every page of {args.build_dir} is fine in Chromium")
+
+
+class BookProblems(RuntimeError):
+    """check-book found problems (already printed); exit 1."""
+
+
 def cmd_all(args: argparse.Namespace) -> None:
     from .book.runner import build_book, run_notebooks
     run_notebooks(args.profile, params_dir=args.params_dir, parameters=parse_assignments(args.p),
@@ -188,6 +202,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--student", action="store_true", help="hide exercise solutions")
     sp.add_argument("--build-dir", default="_build")
     sp.set_defaults(func=cmd_build_book)
+    sp = sub.add_parser("check-book", help="load every page of the built book in headless Chromium: broken "
+                                           "images and links, JS errors, raw TeX, pages wider than the window")
+    sp.add_argument("--build-dir", default="_build/html", help="the book's HTML folder")
+    sp.set_defaults(func=cmd_check_book)
     sp = sub.add_parser("lab", help="start JupyterLab with the project's kernel")
     sp.add_argument("--build-dir", default="_build")
     sp.add_argument("extra", nargs=argparse.REMAINDER, help="arguments for jupyter lab")

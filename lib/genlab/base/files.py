@@ -9,9 +9,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 
+TEMP_SUFFIX = ".tmp"
+
+
 def atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
     try:
         with os.fdopen(fd, mode) as fh:
             write(fh)
@@ -21,6 +24,16 @@ def atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") -> 
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def remove_stale_temps(folder: Path) -> list[Path]:
+    """Delete the temp files of writes that a ``kill -9`` interrupted (``.<name>.<random>.tmp``) in ``folder``
+    and its sub-folders; the files they were to replace are intact. Only for a folder with one writer,
+    called before it writes (a run folder when its training starts), never for shared caches."""
+    stale = [p for p in Path(folder).rglob(f".*{TEMP_SUFFIX}") if p.is_file()]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale
 
 
 def write_json(path: str | Path, data: Any) -> None:

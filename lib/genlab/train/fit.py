@@ -24,7 +24,7 @@ from typing import Any, Callable
 import torch
 
 from ..base.config import RunConfig
-from ..base.files import write_json
+from ..base.files import remove_stale_temps, write_json
 from ..base.run_folder import RunFolder
 from ..base.runlog import History, Loggers, Progress, format_seconds
 from ..data import DeviceBatches
@@ -61,7 +61,8 @@ class FitResult:
 
 def fit(config: RunConfig, state: TrainState, step_fn: StepFn, batches: DeviceBatches, *,
         meta: dict[str, Any], sample_fn: Callable[[int], torch.Tensor] | None = None,
-        divergence_hint: str = "lower the learning rate", log_every: int = 10) -> FitResult:
+        divergence_hint: str = "lower the learning rate", log_every: int = 10,
+        saturation_grids: int = 0) -> FitResult:
     """Train ``state`` as ``config`` says (run folder, epochs/max_steps, cadences, budget), or resume.
 
     ``step_fn(step, x0, y)`` does one optimisation step on a batch (x0: B x C x H x W in
@@ -69,6 +70,8 @@ def fit(config: RunConfig, state: TrainState, step_fn: StepFn, batches: DeviceBa
     once per log). ``sample_fn(step)`` returns uint8 images (N x C x H x W) for a grid
     saved as ``samples/step_XXXXXX.png``; it must not consume the global RNG. ``meta``
     (JSON-able: channels, class names, ...) is stored in the checkpoint to rebuild the model.
+    ``saturation_grids`` > 0: stop with :class:`DivergenceError` when that many grids in a row are
+    saturated (every pixel 0 or 255: a collapsed GAN generator whose tanh output sits at -1/+1).
     """
     name, folder = config.model, RunFolder(config.run_dir)
     main = distributed.is_main()
@@ -76,6 +79,8 @@ def fit(config: RunConfig, state: TrainState, step_fn: StepFn, batches: DeviceBa
     total_steps = config.total_steps(steps_per_epoch)
     sample_every, checkpoint_every = config.sample_every * steps_per_epoch, config.checkpoint_every * steps_per_epoch
     folder.path.mkdir(parents=True, exist_ok=True)
+    if main:  # a run killed mid-write (kill -9, OOM killer) leaves the temp file of that write behind
+        remove_stale_temps(folder.path)
     start, train_seconds = 0, 0.0
     if folder.checkpoint.exists():
         ckpt = load_checkpoint(folder.checkpoint, map_location="cpu")
@@ -103,19 +108,42 @@ def fit(config: RunConfig, state: TrainState, step_fn: StepFn, batches: DeviceBa
                          f"{config.run}/{name}", enabled=main)
     progress = Progress(total_steps, name, start=start, printer=print if main else _quiet)
 
+    sums: dict[str, Any] = {}
+    count = 0
+
+    def log(step: int) -> None:
+        """Append the means of the scalars since the last row to the history; stop on a non-finite one."""
+        nonlocal sums, count
+        if not count:
+            return
+        means = distributed.mean_scalars({k: float(v) / count for k, v in sums.items()})
+        bad = [k for k, v in means.items() if not math.isfinite(v)]
+        if bad:
+            raise DivergenceError(
+                f"[{name}] non-finite {', '.join(bad)} at step {step} "
+                f"({', '.join(f'{k}={means[k]}' for k in bad)}); training stopped and the last good "
+                f"checkpoint in {folder.checkpoint} was kept. Try: {divergence_hint}")
+        history.append({"step": step, "epoch": step / steps_per_epoch, "seconds": train_seconds, **means})
+        loggers.scalars(step, means)
+        progress.update(step, means, force=step == total_steps)
+        sums, count = {}, 0
+
     def save(step: int) -> None:
+        # A row at every checkpoint: a resumed run averages the same steps into each row as an uninterrupted one.
+        log(step)
         if not state.all_finite():
             raise DivergenceError(f"[{name}] parameters became non-finite before step {step}; the last good "
                                   f"checkpoint in {folder.checkpoint} was kept. Try: {divergence_hint}")
         if main:
-            save_checkpoint(folder.checkpoint, state.checkpoint(name, config.to_dict(), step, train_seconds, meta))
+            # History first: a kill between the two leaves rows past the checkpoint, which resuming drops
+            # (the other order would lose the rows up to the checkpoint for good).
             history.save()
+            save_checkpoint(folder.checkpoint, state.checkpoint(name, config.to_dict(), step, train_seconds, meta))
         distributed.barrier()  # no rank moves on (or exits) before the checkpoint is on disk
 
     for m in state.modules.values():
         m.train()
-    sums: dict[str, Any] = {}
-    count, t_call, step, done = 0, time.perf_counter(), start, False
+    t_call, step, done, saturated = time.perf_counter(), start, False, 0
     try:
         with stop_on_sigusr1():
             while step < total_steps:
@@ -128,21 +156,23 @@ def fit(config: RunConfig, state: TrainState, step_fn: StepFn, batches: DeviceBa
                 step += 1
                 train_seconds += time.perf_counter() - t0
                 if step % log_every == 0 or step == total_steps:
-                    means = distributed.mean_scalars({k: float(v) / count for k, v in sums.items()})
-                    bad = [k for k, v in means.items() if not math.isfinite(v)]
-                    if bad:
-                        raise DivergenceError(
-                            f"[{name}] non-finite {', '.join(bad)} at step {step} "
-                            f"({', '.join(f'{k}={means[k]}' for k in bad)}); training stopped and the last good "
-                            f"checkpoint in {folder.checkpoint} was kept. Try: {divergence_hint}")
-                    history.append({"step": step, "epoch": step / steps_per_epoch, "seconds": train_seconds, **means})
-                    loggers.scalars(step, means)
-                    progress.update(step, means, force=step == total_steps)
-                    sums, count = {}, 0
-                if main and sample_fn is not None and ((sample_every and step % sample_every == 0) or step == total_steps):
-                    images = sample_fn(step)
-                    save_grid(images, folder.sample_grid(step))
-                    loggers.image("samples", step, make_grid(images))
+                    log(step)
+                if sample_fn is not None and ((sample_every and step % sample_every == 0) or step == total_steps):
+                    flat = False
+                    if main:
+                        images = sample_fn(step)
+                        save_grid(images, folder.sample_grid(step))
+                        loggers.image("samples", step, make_grid(images))
+                        flat = is_saturated(images)
+                    if saturation_grids:
+                        saturated = saturated + 1 if distributed.any_rank(flat) else 0  # every rank stops together
+                        if saturated >= saturation_grids:
+                            raise DivergenceError(
+                                f"[{name}] samples saturated at step {step}: every pixel of the last "
+                                f"{saturated} sample grids is black or white (outputs stuck at -1/+1), so the "
+                                f"generator has collapsed; training stopped and the last checkpoint in "
+                                f"{folder.checkpoint} was kept (it may already be collapsed: compare its grids "
+                                f"in {folder.samples}). Try: {divergence_hint}")
                 if checkpoint_every and step % checkpoint_every == 0 and step < total_steps:
                     save(step)
                 budget_hit = config.time_budget_s and time.perf_counter() - t_call > config.time_budget_s
@@ -162,6 +192,12 @@ def fit(config: RunConfig, state: TrainState, step_fn: StepFn, batches: DeviceBa
         for m in state.modules.values():
             m.eval()
     return FitResult(folder.path, step, total_steps, train_seconds, start, history.rows, loggers)
+
+
+def is_saturated(images: torch.Tensor) -> bool:
+    """Every pixel of the uint8 grid at 0 or 255. Real digits and a healthy generator have grey edges, so
+    even an all-dark grid of good samples has some mid-tone pixels; a generator stuck at tanh = +-1 has none."""
+    return bool(((images == 0) | (images == 255)).all())
 
 
 def _quiet(*_: Any, **__: Any) -> None:

@@ -20,6 +20,10 @@ from .nets import Discriminator, Generator, build
 from .trained import TrainedDCGAN, recalibrated
 
 
+# Grids in a row with every pixel black or white before a run is stopped as collapsed (see fit).
+SATURATION_GRIDS = 3
+
+
 def bce(logits: torch.Tensor, target: float) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
 
@@ -97,7 +101,8 @@ def train(config: DCGANConfig) -> TrainedDCGAN:
             return to_uint8(net(fixed_z, fixed_y))
 
     result = fit(config, state, step_fn, batches, meta=data.meta(), sample_fn=sample_fn,
-                 divergence_hint="lower lr (e.g. 1e-4), or set beta1 = 0.5 and check the data range")
+                 divergence_hint="lower lr (e.g. 1e-4), or set beta1 = 0.5 and check the data range",
+                 saturation_grids=SATURATION_GRIDS)
     trained = TrainedDCGAN(gen if ema is None else recalibrated(ema.shadow, seed=config.seed), config,
                            config.run_dir, data.class_names, device, result.step)
     if not distributed.is_main():
