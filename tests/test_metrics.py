@@ -201,3 +201,15 @@ def test_quality_vs_speed_has_a_step_count_for_every_ddpm_setting(tmp_path):
     table = compare.quality_vs_speed(compare.load_runs(compare.CompareConfig(output_dir=str(tmp_path))))
     assert sorted(table["steps"]) == [10, 20, 50, 1000]
     assert set(table["sampler"]) == {"ddim", "ddpm"}
+
+
+def test_quality_vs_speed_falls_back_on_the_evaluations_own_sampling_time(tmp_path):
+    """A GAN's timing key ('generator') and its evaluated setting ('default') differ: the evaluation's time counts."""
+    from genlab.eval import compare
+    run = tmp_path / "quick" / "dcgan"
+    run.mkdir(parents=True)
+    (run / "metrics.json").write_text(json.dumps({
+        "seconds_per_100": {"generator": 0.02},
+        "by_setting": {"default": {"fd": 20.0, "sample_seconds_per_100": 0.05}, "untimed": {"fd": 30.0}}}))
+    table = compare.quality_vs_speed(compare.load_runs(compare.CompareConfig(output_dir=str(tmp_path))))
+    assert table["setting"].tolist() == ["default"] and table["seconds per 100"].tolist() == [0.05]

@@ -230,15 +230,17 @@ def plot_metric_bars(runs: Runs, keys=QUALITY):
 
 
 def quality_vs_speed(runs: Runs, metric: str = "fd") -> pd.DataFrame:
-    """One row per (model, sampler setting) that has both ``seconds_per_100`` and ``metric``."""
+    """One row per (model, evaluated sampler setting) with ``metric`` and a sampling time: the model's own
+    timing of that setting (``seconds_per_100``) or else the time its evaluation took to sample it."""
     rows = []
     for name, m in runs.metrics.items():
         speeds = m.get("seconds_per_100") or {}
         for setting, vals in (m.get("by_setting") or {}).items():
-            if setting in speeds and metric in vals:
+            seconds = speeds.get(setting, vals.get("sample_seconds_per_100"))
+            if seconds is not None and metric in vals:
                 sampler, steps = split_setting(setting)
                 rows.append({"model": NAMES.get(name, name), "setting": setting, "sampler": sampler, "steps": steps,
-                             "seconds per 100": speeds[setting], metric: vals[metric]})
+                             "seconds per 100": seconds, metric: vals[metric]})
     return pd.DataFrame(rows)
 
 
