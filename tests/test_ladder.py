@@ -77,4 +77,4 @@ def test_the_known_order_rung_ranks_step_counts_and_says_so(tmp_path):
     assert list(table.index) == [2, 5, 50, "in order"]
     fd = table.loc[[2, 5, 50], "FD (random CNN)"].tolist()
     assert fd[0] > fd[1] > fd[2], fd
-    assert table.loc["in order", "FD (random CNN)"] and table.loc["in order", "KID (random CNN)"]
+    assert table.loc["in order", "FD (random CNN)"] == "yes" and table.loc["in order", "KID (random CNN)"] == "yes"

@@ -272,7 +272,9 @@ def known_order(trained, steps=(5, 10, 20, 50), n: int = 200, sampler: str = "dd
                    "precision": m["precision"], "recall": m["recall"], "class accuracy": m.get("class_accuracy")}
     table = pd.DataFrame(rows).T.rename_axis(f"{sampler} steps")
     lower_better = {"FD", "KID", "FD (random CNN)", "KID (random CNN)"}
-    in_order = {c: bool((table[c].diff().dropna() < 0).all() if c in lower_better else (table[c].diff().dropna() > 0).all())
+    in_order = {c: "yes" if ((table[c].diff().dropna() < 0).all() if c in lower_better
+                             else (table[c].diff().dropna() > 0).all()) else "no"
                 for c in table.columns if table[c].notna().all()}
+    table = table.round(4).astype(object)
     table.loc["in order"] = pd.Series(in_order)
     return table
