@@ -130,7 +130,7 @@ def test_submit_with_gpus_trains_each_model_before_its_notebook(tmp_path):
     assert out.returncode == 0, out.stderr
     sbatch = [line for line in out.stdout.splitlines() if line.startswith("sbatch ")]
     trains = [i for i, line in enumerate(sbatch) if "slurm/train.sbatch" in line]
-    assert [sbatch[i].split("train.sbatch ")[1].split()[0] for i in trains] == ["dcgan", "ddpm", "ebm"]
+    assert [sbatch[i].split("train.sbatch ")[1].split()[0] for i in trains] == ["dcgan", "ddpm", "ebm", "stylegan"]
     for i in trains:
         kind = sbatch[i].split("train.sbatch ")[1].split()[0]
         assert "--nodes=2 --ntasks-per-node=4 --gpus-per-node=4" in sbatch[i] and "-p logger=wandb" in sbatch[i]

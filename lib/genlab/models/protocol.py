@@ -24,6 +24,7 @@ import torch
 from ..base.config import RunConfig
 from ..base.run_folder import RunFolder
 from ..data import balanced_labels
+from ..train.devices import count_parameters
 
 
 # One sample() call holds its n images in memory at once; more is a typo or needs batching.
@@ -231,3 +232,18 @@ class TrainedBase:
 
     def image_shape(self) -> tuple[int, int, int]:
         raise NotImplementedError
+
+
+class TrainedGenerator(TrainedBase):
+    """A trained model that samples with one ``generator`` network (``num_classes``, ``channels``,
+    ``image_size`` attributes): the GANs."""
+
+    @property
+    def num_classes(self) -> int:
+        return self.generator.num_classes
+
+    def image_shape(self) -> tuple[int, int, int]:
+        return (self.generator.channels, self.generator.image_size, self.generator.image_size)
+
+    def parameter_count(self) -> int:
+        return count_parameters(self.generator)

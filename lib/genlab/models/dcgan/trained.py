@@ -9,9 +9,8 @@ import torch
 
 from ...data import to_uint8
 from ...train.checkpoint import load_weights
-from ...train.devices import count_parameters
 from ...train.ema import recalibrate_batchnorm
-from ..protocol import TrainedBase
+from ..protocol import TrainedGenerator
 from .config import DCGANConfig
 from .nets import Generator, build
 
@@ -29,7 +28,7 @@ def recalibrated(gen: Generator, seed: int = 0, batches: int = 20, batch_size: i
     return recalibrate_batchnorm(gen, inputs())
 
 
-class TrainedDCGAN(TrainedBase):
+class TrainedDCGAN(TrainedGenerator):
     """A generator (EMA weights when the run kept them) with the config and run folder it came from."""
 
     kind = "dcgan"
@@ -50,16 +49,6 @@ class TrainedDCGAN(TrainedBase):
         if ckpt.get("ema"):
             gen = recalibrated(gen, seed=config.seed)
         return cls(gen, config, run_dir, tuple(meta["class_names"]), device, int(ckpt["step"]))
-
-    @property
-    def num_classes(self) -> int:
-        return self.generator.num_classes
-
-    def image_shape(self) -> tuple[int, int, int]:
-        return (self.generator.channels, self.generator.image_size, self.generator.image_size)
-
-    def parameter_count(self) -> int:
-        return count_parameters(self.generator)
 
     def latents(self, n: int, seed: int = 0) -> torch.Tensor:
         """z: n x latent_dim, drawn on the CPU from ``seed`` (the same on every device)."""

@@ -9,14 +9,14 @@ import torch
 
 from ...data import to_uint8
 from ...train.checkpoint import load_checkpoint
-from ...train.devices import count_parameters, select_device
-from ..protocol import Option, TrainedBase
+from ...train.devices import select_device
+from ..protocol import Option, TrainedGenerator
 from .config import StyleGANConfig
 from .generator import Generator
 from .networks import build
 
 
-class TrainedStyleGAN(TrainedBase):
+class TrainedStyleGAN(TrainedGenerator):
     """Samples are never augmented: augmentation lives only in the training step, in front of D."""
 
     kind = "stylegan"
@@ -36,16 +36,6 @@ class TrainedStyleGAN(TrainedBase):
         gen, _ = build(config, meta["channels"], meta["num_classes"])
         gen.load_state_dict(ckpt["ema"]["shadow"] if ckpt.get("ema") else ckpt["model"]["generator"])
         return cls(gen.to(dev), config, path.parent, tuple(meta["class_names"]), dev, int(ckpt["step"]))
-
-    @property
-    def num_classes(self) -> int:
-        return self.generator.num_classes
-
-    def image_shape(self) -> tuple[int, int, int]:
-        return (self.generator.channels, self.generator.image_size, self.generator.image_size)
-
-    def parameter_count(self) -> int:
-        return count_parameters(self.generator)
 
     def sampler_options(self) -> dict[str, Option]:
         return {"psi": Option("psi", float, self.config.truncation_psi,
