@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import matplotlib.ticker as mticker
 import numpy as np
 import pandas as pd
 import seaborn as sns
@@ -265,6 +266,10 @@ def plot_quality_vs_speed(runs: Runs, metric: str = "fd"):
     ax.set_xscale("log")
     if (df[metric] > 0).all() and metric in ("fd", "fid"):
         ax.set_yscale("log")
+    plain = mticker.FuncFormatter(lambda v, _: f"{v:g}")  # 30 and 0.1, not 3x10^1 and 10^-1
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_formatter(plain)
+        axis.set_minor_formatter(plain if axis is ax.yaxis else mticker.NullFormatter())
     ax.set_title(f"{metric} vs sampling time")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
