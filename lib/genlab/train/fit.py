@@ -37,6 +37,10 @@ from .signals import TrainingInterrupted, stop_on_sigusr1, stop_requested
 StepFn = Callable[[int, torch.Tensor, torch.Tensor], dict[str, Any]]
 
 
+# GAN runs: grids in a row with every pixel black or white before the run is stopped as collapsed.
+SATURATION_GRIDS = 3
+
+
 class DivergenceError(FloatingPointError):
     """Training produced non-finite values; the last good checkpoint was kept."""
 

@@ -13,15 +13,11 @@ from ...train import distributed
 from ...train.checkpoint import TrainState
 from ...train.devices import count_parameters, seed_everything
 from ...train.ema import EMA
-from ...train.fit import fit
+from ...train.fit import SATURATION_GRIDS, fit
 from ...train.timing import seconds_per_100
 from .config import DCGANConfig
 from .nets import Discriminator, Generator, build
 from .trained import TrainedDCGAN, recalibrated
-
-
-# Grids in a row with every pixel black or white before a run is stopped as collapsed (see fit).
-SATURATION_GRIDS = 3
 
 
 def bce(logits: torch.Tensor, target: float) -> torch.Tensor:

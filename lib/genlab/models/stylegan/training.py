@@ -17,7 +17,7 @@ from ...sampling.frozen import frozen
 from ...train.checkpoint import TrainState
 from ...train.devices import count_parameters, seed_everything, select_device
 from ...train.ema import EMA
-from ...train.fit import fit
+from ...train.fit import SATURATION_GRIDS, fit
 from ...train.timing import seconds_per_100
 from . import augment as aug
 from .ada import AdaController
@@ -149,7 +149,7 @@ def train(config: StyleGANConfig) -> TrainedStyleGAN:
             return to_uint8(net(fixed_z, fixed_y, noise=torch.Generator().manual_seed(config.seed + 2)))
 
     result = fit(config, state, stepper, batches, meta=data.meta(), sample_fn=sample_fn,
-                 divergence_hint="lower lr (e.g. 0.001) or raise r1_gamma", saturation_grids=3)
+                 divergence_hint="lower lr (e.g. 0.001) or raise r1_gamma", saturation_grids=SATURATION_GRIDS)
     trained = TrainedStyleGAN(ema.shadow if ema is not None else gen, config, config.run_dir, data.class_names,
                               device, result.step)
     RunFolder(config.run_dir).update_metrics(
