@@ -1,11 +1,15 @@
-"""Training throughput: genlab U-Net + diffusion loss step vs diffusers UNet2DModel + DDPMScheduler.
+"""Training throughput: genlab's DDPM training step vs diffusers UNet2DModel + DDPMScheduler.
 
-Both sides get the same resolution, batch size, class conditioning, optimizer (AdamW), gradient
-clipping and autocast setting, with the diffusers width chosen so the parameter counts match as
-closely as possible. Timings alternate between the two (A B A B ...) so machine load hits both
-alike; the script prints images/s of each and the ratio (median over rounds).
+genlab's side is the DDPM chapter's quick profile (its parameters cell: U-Net width, schedule,
+prediction, dropout, batch size; ``-p NAME=VALUE`` overrides), built and stepped as ``ddpm.train``
+does: channels-last U-Net, bf16 autocast where ``amp = auto`` turns it on. diffusers' side is a
+``UNet2DModel`` of the same layout whose width is chosen so the parameter counts match as closely as
+possible, in diffusers' default float32 (and, for the equal-precision ratio, under the same bf16
+autocast). Both get the same batch, class conditioning, AdamW and gradient clipping. Timings
+alternate between the sides (A B A B ...) so machine load hits both alike; the script prints
+images/s of each and the ratios (median over rounds).
 
-    PYTHONPATH=lib python benchmarks/ddpm_throughput.py [--base-channels 32] [--batch-size 64] [--amp off]
+    PYTHONPATH=lib python benchmarks/ddpm_throughput.py [--rounds 5] [-p base_channels=32] [--device cuda]
 
 Needs the benchmark extra: ``pip install 'genlab[bench]'`` (diffusers).
 """
@@ -19,10 +23,12 @@ import time
 import torch
 import torch.nn.functional as F
 
-from genlab.models.ddpm.trained import use_bf16
-from genlab.sampling.diffusion import GaussianDiffusion
+from genlab.base.config import parse_assignments
+from genlab.base.paths import project_root
+from genlab.book.slurm import notebook_defaults
+from genlab.models.ddpm import DDPMConfig
+from genlab.models.ddpm.trained import autocast, build, use_bf16
 from genlab.train.devices import count_parameters
-from genlab.models.ddpm.unet import UNet
 
 
 def diffusers_unet(width: int, image_size: int, channels: int, num_classes: int, layers: int, groups: int):
@@ -34,11 +40,11 @@ def diffusers_unet(width: int, image_size: int, channels: int, num_classes: int,
                        norm_num_groups=groups, num_class_embeds=num_classes + 1, attention_head_dim=width // 2)
 
 
-def matched_diffusers(target: int, args) -> torch.nn.Module:
+def matched_diffusers(target: int, config: DDPMConfig, channels: int) -> torch.nn.Module:
     """The diffusers U-Net (width a multiple of 8) whose parameter count is closest to ``target``."""
     best = None
     for width in range(8, 8 * 64, 8):
-        net = diffusers_unet(width, args.image_size, args.channels, 10, args.res_blocks, min(8, width // 4) or 1)
+        net = diffusers_unet(width, config.image_size, channels, 10, config.num_res_blocks, min(8, width // 4) or 1)
         n = count_parameters(net)
         if best is None or abs(n - target) < abs(best[0] - target):
             best = (n, net)
@@ -49,14 +55,11 @@ def matched_diffusers(target: int, args) -> torch.nn.Module:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--image-size", type=int, default=28)
-    p.add_argument("--channels", type=int, default=1)
-    p.add_argument("--base-channels", type=int, default=32)
-    p.add_argument("--res-blocks", type=int, default=1)
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("-p", dest="params", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a parameter of the DDPM chapter's quick profile (repeatable)")
+    p.add_argument("--channels", type=int, default=1, help="image channels (1 for MNIST, 3 for colour)")
     p.add_argument("--steps", type=int, default=5, help="timed steps per round")
-    p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--amp", choices=("off", "bf16"), default="bf16", help="bf16: also time both sides under bf16 autocast")
+    p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
     args = p.parse_args()
@@ -65,23 +68,24 @@ def main() -> None:
     device = torch.device(args.device)
     from diffusers import DDPMScheduler
 
+    quick = notebook_defaults(project_root() / "notebooks" / "02_ddpm.ipynb")
+    config = DDPMConfig.from_dict({**quick, **parse_assignments(args.params), "device": args.device})
     torch.manual_seed(0)
-    attn = (args.image_size // 4,)
-    ours = UNet(args.channels, args.image_size, args.base_channels, (1, 2, 2), args.res_blocks, attn,
-                attn_heads=4, dropout=0.1, num_classes=10, groups=8).to(device)
-    theirs = matched_diffusers(count_parameters(ours), args).to(device)
-    diffusion = GaussianDiffusion(1000, "linear").to(device)
-    scheduler = DDPMScheduler(num_train_timesteps=1000, beta_schedule="linear")
+    ours, diffusion = build(config, args.channels, 10)
+    ours, diffusion = ours.to(device), diffusion.to(device)
+    theirs = matched_diffusers(count_parameters(ours), config, args.channels).to(device)
+    scheduler = DDPMScheduler(num_train_timesteps=config.num_steps, beta_schedule="linear")
     scheduler.alphas_cumprod = scheduler.alphas_cumprod.to(device)
-    x0 = torch.rand(args.batch_size, args.channels, args.image_size, args.image_size, device=device) * 2 - 1
-    y = torch.randint(0, 10, (args.batch_size,), device=device)
+    size, b = config.image_size, config.batch_size
+    x0 = torch.rand(b, args.channels, size, size, device=device) * 2 - 1
+    y = torch.randint(0, 10, (b,), device=device)
 
-    def make_step(net, loss_fn, bf16: bool):
+    def make_step(net, loss_fn, amp: str):
         opt = torch.optim.AdamW(net.parameters(), lr=1e-4)
         net.train()
 
         def step() -> None:
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            with autocast(device, amp):
                 loss = loss_fn()
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -95,11 +99,12 @@ def main() -> None:
         xt = scheduler.add_noise(x0, noise, t)
         return F.mse_loss(theirs(xt, t, class_labels=y).sample.float(), noise)
 
-    ours_loss = lambda: diffusion.loss(ours, x0, y, 0.1, ours.null_class)  # noqa: E731
-    sides = {"genlab fp32": make_step(ours, ours_loss, False), "diffusers fp32": make_step(theirs, diffusers_loss, False)}
-    if args.amp == "bf16":
-        sides.update({"genlab bf16": make_step(ours, ours_loss, True),
-                      "diffusers bf16": make_step(theirs, diffusers_loss, True)})
+    ours_loss = lambda: diffusion.loss(ours, x0, y, config.p_uncond, ours.null_class)  # noqa: E731
+    sides = {"genlab fp32": make_step(ours, ours_loss, "off"), "diffusers fp32": make_step(theirs, diffusers_loss, "off")}
+    trains_bf16 = use_bf16(device, config.amp)
+    if trains_bf16:
+        sides.update({"genlab bf16": make_step(ours, ours_loss, "bf16"),
+                      "diffusers bf16": make_step(theirs, diffusers_loss, "bf16")})
     sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
     for step in sides.values():  # warm-up
         step()
@@ -111,9 +116,9 @@ def main() -> None:
             for _ in range(args.steps):
                 step()
             sync()
-            rates[name].append(args.steps * args.batch_size / (time.perf_counter() - t0))
+            rates[name].append(args.steps * b / (time.perf_counter() - t0))
     med = {k: statistics.median(v) for k, v in rates.items()}
-    print(f"device {device}, {args.image_size}px x {args.channels}ch, batch {args.batch_size}, "
+    print(f"device {device}, {size}px x {args.channels}ch, batch {b}, dropout {config.dropout} (diffusers: none), "
           f"threads {torch.get_num_threads()}, {args.rounds} rounds x {args.steps} steps (median images/s)")
     print(f"  parameters: genlab UNet {count_parameters(ours):,}, diffusers UNet2DModel {count_parameters(theirs):,}")
     for name, rate in med.items():
@@ -121,10 +126,9 @@ def main() -> None:
     for prec in ("fp32", "bf16"):
         if f"genlab {prec}" in med:
             print(f"ratio genlab / diffusers, both {prec}: {med[f'genlab {prec}'] / med[f'diffusers {prec}']:.2f}x")
-    trains_bf16 = use_bf16(device, "auto")
-    if trains_bf16 and "genlab bf16" in med:
-        print(f"ratio genlab as trained (amp auto = bf16 here) / diffusers default fp32: "
-              f"{med['genlab bf16'] / med['diffusers fp32']:.2f}x (target >= 1.5x)")
+    trained_as = "genlab bf16" if trains_bf16 else "genlab fp32"
+    print(f"ratio genlab as trained (amp = {config.amp}: {trained_as.split()[1]} here) / diffusers default fp32: "
+          f"{med[trained_as] / med['diffusers fp32']:.2f}x (target >= 2x)")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from genlab.models import ddpm
 from genlab.cli import main as cli_main
 
 TINY = dict(run="t", max_steps=3, batch_size=8, base_channels=8, attn_heads=2, num_steps=20, sample_steps=3,
-            ddim_steps=(3, 5), timing_images=2, ddpm_images=1, sample_every=1, epochs=1)
+            ddim_steps=(3, 5), timing_images=2, ddpm_images=1, sample_every=1, epochs=1, sweep_steps=(3,))
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +114,39 @@ def test_notebook_runs_at_smoke_profile(tmp_path):
     assert images >= 8  # every figure rendered
     metrics = json.loads((tmp_path / "smoke" / "ddpm" / "metrics.json").read_text())
     assert set(metrics["seconds_per_100"]) == {"ddim-5", "ddim-10", "ddpm-50"}
+
+
+def test_sampler_sweep_scores_each_setting_once_and_feeds_the_known_order(trained, tmp_path, monkeypatch):
+    from test_metrics import TINY as TINY_NET
+    from genlab.eval import ladder, metrics
+    from genlab.models.ddpm import sweep
+    run = tmp_path / "t" / "ddpm"
+    shutil.copytree(trained.run_dir, run)
+    model = ddpm.TrainedDDPM.from_checkpoint(run / "checkpoint.pt", device="cpu")
+    model.config = model.config.replace(output_dir=str(tmp_path))  # feature-net cache in tmp
+    table = sweep.sampler_sweep(model, steps=(3, 10, 20), n=30, feature_config=TINY_NET, verbose=False)
+    assert list(zip(table["sampler"], table["steps"])) == [(s, k) for s in ("ddim", "ddpm", "dpm++")
+                                                          for k in (3, 10, 20)]
+    assert ((table["FD blocks lo"] <= table["FD blocks"]) & (table["FD blocks"] <= table["FD blocks hi"])).all()
+    assert ((table["acc lo"] <= table["class accuracy"]) & (table["class accuracy"] <= table["acc hi"])).all()
+    assert (table["seconds per 100"] > 0).all() and (table["n"] == 30).all()
+    stored = model.metrics()["sampler_sweep"]
+    assert stored["ddpm-20"]["options"] == {"sampler": "ddpm"}  # all T = 20 steps: Ho et al.'s sampler
+    assert stored["ddpm-3"]["options"] == {"sampler": "ddim", "steps": 3, "eta": 1.0}  # respaced ancestral
+    # a second run, and the known-order rung with the same options, n and seed, sample nothing again
+    calls = []
+    monkeypatch.setattr(metrics, "evaluate", lambda *a, **k: calls.append(k) or pytest.fail("sampled again"))
+    again = sweep.sampler_sweep(model, steps=(3, 10, 20), n=30, feature_config=TINY_NET, verbose=False)
+    pd_equal = again.equals(table)
+    order = ladder.known_order(model, steps=(3, 10), n=30, sampler_options={"eta": 1.0}, feature_config=TINY_NET)
+    assert pd_equal and not calls
+    assert order.loc[3, "FD"] == round(stored["ddpm-3"]["fd"], 4)
+    h2h = sweep.head_to_head(model.metrics(), "dpm++-3", "ddim-20")
+    assert list(h2h.index) == ["fd", "class_accuracy", "fd (30 samples)"] and set(h2h.iloc[:2, 2]) <= {"yes", "no"}
+    assert sweep.plot_sampler_sweep(table) is not None
+    assert "not in the sampler sweep" in sweep.head_to_head(model.metrics(), "dpm++-20", "ddim-50")
+    with pytest.raises(ValueError, match="sweep_steps"):
+        sweep.sampler_sweep(model, steps=(3, 21), n=30)
+    with pytest.raises(ValueError, match="sweep_samples"):
+        sweep.sampler_sweep(model, steps=(3,), n=10)
+    assert sweep.sampler_sweep(model, n=0).empty

@@ -256,17 +256,26 @@ def ladder_summary(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def known_order(trained, steps=(5, 10, 20, 50), n: int = 200, sampler: str = "ddim", seed: int = 0,
-                **eval_options) -> pd.DataFrame:
+                sampler_options: dict | None = None, **eval_options) -> pd.DataFrame:
     """The ladder's last rung: a diffusion model sampled with more steps is better, so every metric must rank
     ``steps`` in that order. One row per step count: FD and KID in both spaces, precision, recall and the
     classifier's class accuracy (not written to ``metrics.json``), and whether each column is in order.
+    ``sampler_options`` (e.g. ``{"eta": 1.0}``) go to ``sample`` with the sampler and steps; a setting the
+    DDPM chapter's sampler sweep already scored with the same options, ``n`` and seed is reused.
     ``eval_options`` go to :func:`genlab.eval.metrics.evaluate` (e.g. ``feature_config``).
     """
-    from .metrics import SPACE_RANDOM, evaluate
+    from .metrics import SPACE_RANDOM, evaluate, evaluation_key, stored_evaluation
     rows = {}
+    stored_metrics = trained.metrics() if hasattr(trained, "metrics") else {}
     for s in steps:
-        m = evaluate(trained, n=n, seed=seed, options={"sampler": sampler, "steps": s}, setting=f"{sampler}-{s}",
-                     write=False, verbose=False, **eval_options)
+        options = {"sampler": sampler, "steps": s, **(sampler_options or {})}
+        m = None
+        if "sampler_sweep" in stored_metrics:  # already scored by the DDPM chapter's sampler sweep
+            m = stored_evaluation(stored_metrics, "sampler_sweep",
+                                  evaluation_key(trained, options, n, seed, eval_options.get("feature_config")))
+        if m is None:
+            m = evaluate(trained, n=n, seed=seed, options=options, setting=f"{sampler}-{s}", write=False,
+                         verbose=False, **eval_options)
         rnd = m["spaces"][SPACE_RANDOM]
         rows[s] = {"FD": m["fd"], "KID": m["kid"], "FD (random CNN)": rnd["fd"], "KID (random CNN)": rnd["kid"],
                    "precision": m["precision"], "recall": m["recall"], "class accuracy": m.get("class_accuracy")}

@@ -42,7 +42,7 @@ from torch import nn
 from ..base.paths import resolve_path
 from ..base.run_folder import RunFolder
 from ..data import balanced_labels, load_dataset, resize_images, scoring_size
-from .featurenet import FeatureNet, FeatureNetConfig, cache_dir, feature_net
+from .featurenet import FeatureNet, FeatureNetConfig, cache_dir, cache_key, feature_net
 from .inception import inception_fid, inception_weights
 from .intervals import SUBSETS, subset_intervals
 from .memory import PeakMemory
@@ -256,6 +256,24 @@ def sample(trained, n: int, seed: int = 0, batch_size: int = 500, options: dict 
             lab = labels[i:i + batch_size] if labels is not None else None
             chunks.append(trained.sample(min(batch_size, n - i), labels=lab, seed=seed + i, **(options or {})))
     return torch.cat(chunks), labels, time.perf_counter() - t0, mem
+
+
+def evaluation_key(trained, options: dict, n: int, seed: int, feature_config: FeatureNetConfig | None = None
+                   ) -> dict[str, Any]:
+    """What makes two evaluations of ``trained`` the same numbers: sampling options, n, seed, feature net."""
+    c, _, size = trained.image_shape()
+    dataset = trained.config.dataset
+    net = cache_key(dataset, "train", c, scoring_size(dataset, size), feature_config or FeatureNetConfig())
+    return {"options": options, "n": n, "seed": seed, "feature_net": net}
+
+
+def stored_evaluation(metrics: dict, key: str, wanted: dict[str, Any]) -> dict | None:
+    """The entry of ``metrics[key]`` (one stored evaluation per setting) whose :func:`evaluation_key` fields
+    equal ``wanted``: a figure that needs the same numbers reads them instead of sampling again."""
+    for entry in (metrics.get(key) or {}).values():
+        if all(entry.get(k) == v for k, v in wanted.items()):
+            return entry
+    return None
 
 
 # ----------------------------------------------------------------------------- the entry point

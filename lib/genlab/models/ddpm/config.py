@@ -46,13 +46,17 @@ class DDPMConfig(RunConfig):
     timing_images: int = param(20, low=1, high=10_000, resumable=True, help="images per DDIM setting in the timing grids")
     ddpm_images: int = param(10, low=0, high=10_000, resumable=True, help="images for the DDPM (all steps) timing grid (0 = skip)")
     eval_steps: tuple[int, ...] = param((20, 10), low=1, resumable=True, help="DDIM step counts evaluated; the first gives the headline")
+    sweep_steps: tuple[int, ...] = param((5, 10, 20, 50), low=1, resumable=True,
+                                         help="step counts of the sampler sweep (DDIM, DDPM, DPM-Solver++; add num_steps for full DDPM)")
+    sweep_samples: int = param(200, low=0, high=100_000, resumable=True,
+                               help="samples per setting of the sampler sweep (0 = skip it)")
 
     def validate(self) -> None:
         if self.schedule == "linear" and self.beta_end <= self.beta_start:
             raise ValueError(f"parameters 'beta_start' = {self.beta_start} and 'beta_end' = {self.beta_end}: "
                              f"beta_end must exceed beta_start")
         for name, values in (("ddim_steps", self.ddim_steps), ("sample_steps", (self.sample_steps,)),
-                             ("eval_steps", self.eval_steps)):
+                             ("eval_steps", self.eval_steps), ("sweep_steps", self.sweep_steps)):
             if max(values) > self.num_steps:
                 raise ValueError(f"parameter '{name}' = {values}: at most num_steps = {self.num_steps} steps")
 
