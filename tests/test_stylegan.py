@@ -183,6 +183,38 @@ def test_the_same_p_reaches_reals_and_fakes_in_both_passes(monkeypatch):
     assert len(seen) == 3 and len(set(seen)) == 1 and seen[0] > 0  # p rose after the first update
 
 
+def _p_and_rt_against_a_perfect_generator(n_real: int, steps: int = 200) -> tuple[list[float], list[float]]:
+    """Real D, real step and ADA; G replaced by held-out digits, so that D can tell its reals from the fakes
+    only by memorising them: the overfitting r_t measures, with none of a young G's flaws to hide it."""
+    from genlab.data import load_dataset, resize_images, to_float
+    torch.manual_seed(0)
+    config = StyleGANConfig(**{**TINY, "batch_size": 16}, conditional=False, ada_interval=4, ada_kimg=1.0,
+                            pl_weight=0.0)
+    gen, disc = build(config, 1, 10)
+    real = to_float(resize_images(load_dataset("mnist5k", "train").images[:n_real], 32))
+    other = to_float(resize_images(load_dataset("mnist5k", "test").images, 32))
+    g = torch.Generator().manual_seed(0)
+
+    def perfect(ws, *args, **kwargs):  # keeps a graph to G so that G's step runs unchanged
+        return other[torch.randint(0, len(other), (ws.shape[0],), generator=g)] + 0 * ws.sum()
+    gen.synthesis, gen.forward = perfect, lambda z, y=None, **kwargs: perfect(z)
+    stepper = StyleGANStep(config, gen, disc)
+    ps, rts = [], []
+    for t in range(steps):
+        out = stepper(t, real[torch.randint(0, len(real), (16,), generator=g)], torch.zeros(16, dtype=torch.long))
+        ps.append(float(out["p"]))
+        rts.append(float(out["r_t"]))
+    return ps, rts
+
+
+def test_ada_p_rises_on_64_repeated_digits_and_stays_near_zero_on_the_full_set():
+    ps, rts = _p_and_rt_against_a_perfect_generator(64)
+    late = slice(100, None)
+    assert np.mean(ps[late]) >= 0.1 and np.mean(rts[late]) >= 0.4, (ps[::10], rts[::10])  # D memorises 64
+    ps, rts = _p_and_rt_against_a_perfect_generator(4000)
+    assert np.mean(ps[late]) <= 0.03 and np.mean(rts[late]) <= 0.25, (ps[::10], rts[::10])  # 4,000: it cannot
+
+
 def test_lazy_adam_rescales_lr_and_betas():
     opt = lazy_adam([torch.nn.Parameter(torch.zeros(1))], 0.0025, (0.0, 0.99), 16)
     group = opt.param_groups[0]
