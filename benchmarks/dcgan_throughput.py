@@ -67,17 +67,19 @@ def run_genlab(data, args, device):
     return args.steps * args.batch_size / (time.perf_counter() - t0)
 
 
-def run_dataloader(data, args, device):
-    loader = DataLoader(PILDigits(data.images, data.labels), batch_size=args.batch_size, shuffle=True,
-                        drop_last=True, num_workers=args.workers, pin_memory=device.type == "cuda",
-                        persistent_workers=args.workers > 0)
-    step = make_step(device, args.base_channels, args.latent_dim)
+def loader_batches(data, batch_size: int, device: torch.device, workers: int = 0):
+    """Endless (x, y) batches on ``device`` the usual way: shuffled PILDigits behind a DataLoader, epoch after epoch."""
+    loader = DataLoader(PILDigits(data.images, data.labels), batch_size=batch_size, shuffle=True,
+                        drop_last=True, num_workers=workers, pin_memory=device.type == "cuda",
+                        persistent_workers=workers > 0)
+    while True:
+        for x, y in loader:
+            yield x.to(device, non_blocking=True), y.to(device, non_blocking=True)
 
-    def batches():
-        while True:
-            for x, y in loader:
-                yield x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-    it = batches()
+
+def run_dataloader(data, args, device):
+    step = make_step(device, args.base_channels, args.latent_dim)
+    it = loader_batches(data, args.batch_size, device, args.workers)
     for _ in range(args.warmup):
         step(*next(it))
     sync(device)

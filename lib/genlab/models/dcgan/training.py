@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 import torch.nn.functional as F
 
@@ -13,7 +15,7 @@ from ...train import distributed
 from ...train.checkpoint import TrainState
 from ...train.devices import count_parameters, seed_everything
 from ...train.ema import EMA
-from ...train.fit import SATURATION_GRIDS, fit
+from ...train.fit import SATURATION_GRIDS, StepFn, fit
 from ...train.timing import seconds_per_100
 from .config import DCGANConfig
 from .nets import Discriminator, Generator, build
@@ -66,41 +68,57 @@ def gan_step(gen: Generator, disc: Discriminator, opt_g: torch.optim.Optimizer, 
             "d_real": torch.sigmoid(logits_real).mean().detach(), "d_fake": torch.sigmoid(logits_fake).mean().detach()}
 
 
-def train(config: DCGANConfig) -> TrainedDCGAN:
-    """Train (or resume) a DCGAN as ``config`` says; writes config/checkpoint/history/samples/metrics."""
-    device = distributed.setup(config.device)
-    data = load_dataset(config.dataset, "train", image_size=config.image_size,
-                        data_dir=resolve_path(config.data_dir))
+def recipe(config: DCGANConfig, channels: int, num_classes: int,
+           device: torch.device) -> tuple[TrainState, StepFn, Callable[[], Generator]]:
+    """What :func:`train` trains with: ``(state, step_fn, sampler)``.
+
+    ``state`` holds the seeded networks (on ``device``), their Adam optimizers and the EMA;
+    ``step_fn(step, x0, y)`` is one update (:func:`gan_step`, then the EMA); ``sampler()`` is the
+    generator samples come from (the EMA copy with recalibrated BatchNorm, or G itself without EMA).
+    Also used by ``benchmarks/dcgan_time_to_quality.py`` to drive the same recipe step by step.
+    """
     seed_everything(config.seed)
-    gen, disc = build(config, data.channels, data.num_classes)
+    gen, disc = build(config, channels, num_classes)
     gen, disc = gen.to(device), disc.to(device)
     opt_g = torch.optim.Adam(gen.parameters(), lr=config.lr, betas=(config.beta1, 0.999))
     opt_d = torch.optim.Adam(disc.parameters(), lr=config.lr, betas=(config.beta1, 0.999))
     ema = EMA(gen, config.ema_decay) if config.ema_decay > 0 else None
     state = TrainState({"generator": gen, "discriminator": disc}, {"generator": opt_g, "discriminator": opt_d}, ema)
+
+    def step_fn(step: int, x0: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        scalars = gan_step(gen, disc, opt_g, opt_d, x0, y if gen.num_classes else None, config.ac_weight,
+                           config.batch_size)
+        if ema is not None:
+            ema.update(gen)
+        return scalars
+
+    def sampler() -> Generator:
+        return gen if ema is None else recalibrated(ema.shadow, seed=config.seed)
+    return state, step_fn, sampler
+
+
+def train(config: DCGANConfig) -> TrainedDCGAN:
+    """Train (or resume) a DCGAN as ``config`` says; writes config/checkpoint/history/samples/metrics."""
+    device = distributed.setup(config.device)
+    data = load_dataset(config.dataset, "train", image_size=config.image_size,
+                        data_dir=resolve_path(config.data_dir))
+    state, step_fn, sampler = recipe(config, data.channels, data.num_classes, device)
+    gen, disc = state.modules["generator"], state.modules["discriminator"]
     batches = DeviceBatches(data, config.batch_size, device, seed=config.seed, rows=distributed.rows(config.batch_size))
     num_classes = gen.num_classes
     fixed_n = 10 * num_classes if num_classes else 64
     fixed_z = torch.randn(fixed_n, config.latent_dim, generator=torch.Generator().manual_seed(config.seed + 1)).to(device)
     fixed_y = balanced_labels(fixed_n, num_classes).to(device) if num_classes else None
 
-    def step_fn(step: int, x0: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
-        scalars = gan_step(gen, disc, opt_g, opt_d, x0, y if num_classes else None, config.ac_weight,
-                           config.batch_size)
-        if ema is not None:
-            ema.update(gen)
-        return scalars
-
     def sample_fn(step: int) -> torch.Tensor:
-        net = gen if ema is None else recalibrated(ema.shadow, seed=config.seed)
+        net = sampler()
         with frozen(net):
             return to_uint8(net(fixed_z, fixed_y))
 
     result = fit(config, state, step_fn, batches, meta=data.meta(), sample_fn=sample_fn,
                  divergence_hint="lower lr (e.g. 1e-4), or set beta1 = 0.5 and check the data range",
                  saturation_grids=SATURATION_GRIDS)
-    trained = TrainedDCGAN(gen if ema is None else recalibrated(ema.shadow, seed=config.seed), config,
-                           config.run_dir, data.class_names, device, result.step)
+    trained = TrainedDCGAN(sampler(), config, config.run_dir, data.class_names, device, result.step)
     if not distributed.is_main():
         return trained  # rank 0 alone measures and writes
     result.finish(RunFolder(config.run_dir).update_metrics(
