@@ -143,7 +143,8 @@ def test_sampler_sweep_scores_each_setting_once_and_feeds_the_known_order(traine
     assert order.loc[3, "FD"] == round(stored["ddpm-3"]["fd"], 4)
     h2h = sweep.head_to_head(model.metrics(), "dpm++-3", "ddim-20")
     assert list(h2h.index) == ["fd", "class_accuracy", "fd (30 samples)"] and set(h2h.iloc[:2, 2]) <= {"yes", "no"}
-    assert sweep.plot_sampler_sweep(table) is not None
+    assert sweep.plot_sampler_sweep(table) is not None and (table["floor FD"] > 0).all()
+    assert len(sweep.summary(table)) == 9
     assert "not in the sampler sweep" in sweep.head_to_head(model.metrics(), "dpm++-20", "ddim-50")
     with pytest.raises(ValueError, match="sweep_steps"):
         sweep.sampler_sweep(model, steps=(3, 21), n=30)

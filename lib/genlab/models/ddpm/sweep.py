@@ -63,10 +63,14 @@ def sampler_sweep(trained, steps=(5, 10, 20, 50), samplers=("ddim", "ddpm", "dpm
             if stored_evaluation(folder.read_metrics(), "sampler_sweep", wanted):
                 continue  # scored by an earlier run of the chapter
             m = evaluate(trained, n=n, seed=seed, options=options, setting=setting_name(sampler, s), write=False,
-                         verbose=verbose, **eval_options)
+                         verbose=False, **eval_options)
             entry = {k: v for k, v in m.items() if k not in ("floor", "eval")}
-            entry.update(wanted, sample_seconds_per_100=m["eval"]["sample_seconds_per_100"])
+            entry.update(wanted, sample_seconds_per_100=m["eval"]["sample_seconds_per_100"], floor_fd=m["floor"]["fd"])
             folder.update_metrics(sampler_sweep={setting_name(sampler, s): entry})
+            if verbose:
+                print(f"[sweep] {setting_name(sampler, s)}: FD {m['fd']:.3f} (real floor {m['floor']['fd']:.3f}), "
+                      f"class accuracy {m['class_accuracy']:.3f}, {entry['sample_seconds_per_100']:.1f} s / 100 images",
+                      flush=True)
     return sweep_table(folder.read_metrics(), n, seed)
 
 
@@ -86,7 +90,7 @@ def sweep_table(metrics: dict, n: int | None = None, seed: int | None = None) ->
                      "FD blocks lo": ci["fd"]["ci95"][0], "FD blocks hi": ci["fd"]["ci95"][1],
                      "class accuracy": ci["class_accuracy"]["value"], "acc lo": ci["class_accuracy"]["ci95"][0],
                      "acc hi": ci["class_accuracy"]["ci95"][1], "seconds per 100": e["sample_seconds_per_100"],
-                     "n": e["n"]})
+                     "floor FD": e.get("floor_fd"), "n": e["n"]})
     if not rows:
         return pd.DataFrame()
     order = {s: i for i, s in enumerate(SAMPLER_LABELS)}
@@ -94,34 +98,52 @@ def sweep_table(metrics: dict, n: int | None = None, seed: int | None = None) ->
                                           else c).reset_index(drop=True)
 
 
+def summary(table: pd.DataFrame) -> pd.DataFrame:
+    """The sweep for reading: one row per setting, FD, class accuracy with its interval, seconds per 100."""
+    if table.empty:
+        return table
+    return pd.DataFrame({
+        "sampler": table["sampler"].map(lambda s: SAMPLER_LABELS.get(s, s)), "steps": table["steps"],
+        f"FD ({int(table['n'].iloc[0])} samples)": table["FD"].round(3),
+        "class accuracy [95%]": [f"{a:.3f} [{lo:.3f}, {hi:.3f}]" for a, lo, hi in
+                                 zip(table["class accuracy"], table["acc lo"], table["acc hi"])],
+        "seconds per 100 images": table["seconds per 100"].round(1)}).set_index(["sampler", "steps"])
+
+
 def plot_sampler_sweep(table: pd.DataFrame):
     """FD and class accuracy (95% block interval) against steps, and FD against seconds per 100 images."""
     if table.empty:
         print("no sampler sweep (sweep_samples = 0): nothing to plot")
         return None
-    fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
+    fig, axes = plt.subplots(2, 2, figsize=(10, 7.2))
+    (fd_ax, acc_ax), (time_ax, legend_ax) = axes
     for sampler, grp in table.groupby("sampler", sort=False):
         label = SAMPLER_LABELS.get(sampler, sampler)
-        axes[0].plot(grp["steps"], grp["FD"], marker="o", label=label)
-        axes[1].errorbar(grp["steps"], grp["class accuracy"], capsize=3, marker="o", label=label,
-                         yerr=[grp["class accuracy"] - grp["acc lo"], grp["acc hi"] - grp["class accuracy"]])
-        axes[2].plot(grp["seconds per 100"], grp["FD"], marker="o", label=label)
+        fd_ax.plot(grp["steps"], grp["FD"], marker="o", label=label)
+        acc_ax.errorbar(grp["steps"], grp["class accuracy"], capsize=3, marker="o", label=label,
+                        yerr=[grp["class accuracy"] - grp["acc lo"], grp["acc hi"] - grp["class accuracy"]])
+        time_ax.plot(grp["seconds per 100"], grp["FD"], marker="o", label=label)
         for _, r in grp.iterrows():
-            axes[2].annotate(str(int(r["steps"])), (r["seconds per 100"], r["FD"]), fontsize=7, xytext=(3, 3),
+            time_ax.annotate(str(int(r["steps"])), (r["seconds per 100"], r["FD"]), fontsize=8, xytext=(3, 3),
                              textcoords="offset points")
     n = int(table["n"].iloc[0])
-    labels = (("sampler steps", f"FD ({n} samples)"), ("sampler steps", "class accuracy (95% interval)"),
-              ("seconds per 100 images", f"FD ({n} samples)"))
-    for ax, (x, y) in zip(axes, labels):
+    floor = table["floor FD"].dropna()
+    for ax in (fd_ax, time_ax):
+        if len(floor):
+            ax.axhline(float(floor.iloc[0]), ls="--", c="k", lw=1, label=f"real digits ({n})")
+    labels = ((fd_ax, "sampler steps", f"FD ({n} samples)"), (acc_ax, "sampler steps", "class accuracy (95% interval)"),
+              (time_ax, "seconds per 100 images (log)", f"FD ({n} samples)"))
+    for ax, x, y in labels:
         ax.set_xscale("log")
         ax.set_xlabel(x)
         ax.set_ylabel(y)
         ax.grid(alpha=0.3)
         ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))  # 20, not 2x10^1
         ax.xaxis.set_minor_formatter(plt.NullFormatter())
-    for ax in axes[:2]:
+    for ax in (fd_ax, acc_ax):
         ax.set_xticks(sorted(table["steps"].unique()))
-    axes[0].legend(fontsize=8)
+    legend_ax.axis("off")
+    legend_ax.legend(*fd_ax.get_legend_handles_labels(), loc="center", title="sampler")
     fig.suptitle(f"quality against sampler steps ({n} samples per setting, classifier feature space)")
     fig.tight_layout()
     return fig
