@@ -1,8 +1,11 @@
 """Training images/s of genlab's StyleGAN2-ADA step (G main, D main + lazy R1, ADA augmentation, EMA):
 eager vs ``torch.compile`` of G and D, the same step in this process, and the ratio.
 
-    python benchmarks/stylegan_throughput.py [--steps 20] [--batch-size 32] [--image-size 32] [--threads 2]
-        [--device auto] [--no-compile] [--p 0.3]
+The networks and batch are the StyleGAN chapter's quick profile (its parameters cell); ``-p NAME=VALUE``
+overrides any parameter, e.g. ``-p image_size=64 -p channel_max=128`` for the 64 px full-profile nets.
+
+    python benchmarks/stylegan_throughput.py [--steps 20] [-p batch_size=64] [--threads 2]
+        [--device auto] [--no-compile] [--augment-p 0.3]
 """
 
 from __future__ import annotations
@@ -12,22 +15,24 @@ import time
 
 import torch
 
+from genlab.base.config import parse_assignments
+from genlab.base.paths import project_root
+from genlab.book.slurm import notebook_defaults
 from genlab.models.stylegan import StyleGANConfig, StyleGANStep, build
 from genlab.train.devices import select_device
 
 
-def images_per_second(args, device, compile_nets: bool) -> float:
+def images_per_second(config: StyleGANConfig, args, device, compile_nets: bool) -> float:
     torch.manual_seed(0)
-    config = StyleGANConfig(image_size=args.image_size, batch_size=args.batch_size, augment_p=args.p,
-                            ada=False, device=str(device))
     gen, disc = build(config, args.channels, 10)
     gen, disc = gen.to(device), disc.to(device)
     step = StyleGANStep(config, gen, disc)
     if compile_nets:  # the step keeps its references: compile the modules' forwards in place
         gen.synthesis = torch.compile(gen.synthesis)
         disc.forward = torch.compile(disc.forward)
-    x = torch.rand(args.batch_size, args.channels, args.image_size, args.image_size, device=device) * 2 - 1
-    y = torch.arange(args.batch_size, device=device) % 10
+    b, size = config.batch_size, config.image_size
+    x = torch.rand(b, args.channels, size, size, device=device) * 2 - 1
+    y = torch.arange(b, device=device) % 10
     for i in range(args.warmup):
         step(i, x, y)
     sync(device)
@@ -35,7 +40,7 @@ def images_per_second(args, device, compile_nets: bool) -> float:
     for i in range(args.steps):
         step(args.warmup + i, x, y)
     sync(device)
-    return args.steps * args.batch_size / (time.perf_counter() - t0)
+    return args.steps * b / (time.perf_counter() - t0)
 
 
 def sync(device):
@@ -47,22 +52,26 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=3)
-    ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--image-size", type=int, default=32)
+    ap.add_argument("-p", dest="params", action="append", default=[], metavar="NAME=VALUE",
+                    help="override a parameter of the StyleGAN chapter's quick profile (repeatable)")
     ap.add_argument("--channels", type=int, default=1)
-    ap.add_argument("--p", type=float, default=0.3, help="augmentation probability during the measurement")
+    ap.add_argument("--augment-p", type=float, default=0.3, help="augmentation probability during the measurement")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--no-compile", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     device = select_device(args.device)
-    print(f"StyleGAN2-ADA lite step, {args.image_size} px x {args.channels} ch, batch {args.batch_size}, "
-          f"p = {args.p}, device {device}, {args.threads} threads (R1 every 16 steps, as trained)")
-    eager = images_per_second(args, device, False)
+    quick = notebook_defaults(project_root() / "notebooks" / "05_stylegan.ipynb")
+    config = StyleGANConfig.from_dict({**quick, **parse_assignments(args.params), "augment_p": args.augment_p,
+                                       "ada": False, "device": str(device)})
+    print(f"StyleGAN2-ADA lite step (the chapter's quick nets), {config.image_size} px x {args.channels} ch, "
+          f"batch {config.batch_size}, p = {args.augment_p}, device {device}, {args.threads} threads "
+          f"(R1 every {config.r1_interval} steps, as trained)")
+    eager = images_per_second(config, args, device, False)
     print(f"eager:          {eager:8.1f} images/s")
     if not args.no_compile:
-        compiled = images_per_second(args, device, True)
+        compiled = images_per_second(config, args, device, True)
         print(f"torch.compile:  {compiled:8.1f} images/s  (x{compiled / eager:.2f} vs eager)")
 
 
