@@ -1,5 +1,6 @@
 """Training images/s of genlab's StyleGAN2-ADA step (G main, D main + lazy R1, ADA augmentation, EMA):
-eager vs ``torch.compile`` of G and D, the same step in this process, and the ratio.
+eager vs ``torch.compile`` of G's synthesis network (D stays eager: lazy R1 takes a double backward through
+D, which torch.compile's aot_autograd does not support), the same step in this process, and the ratio.
 
 The networks and batch are the StyleGAN chapter's quick profile (its parameters cell); ``-p NAME=VALUE``
 overrides any parameter, e.g. ``-p image_size=64 -p channel_max=128`` for the 64 px full-profile nets.
@@ -27,9 +28,8 @@ def images_per_second(config: StyleGANConfig, args, device, compile_nets: bool) 
     gen, disc = build(config, args.channels, 10)
     gen, disc = gen.to(device), disc.to(device)
     step = StyleGANStep(config, gen, disc)
-    if compile_nets:  # the step keeps its references: compile the modules' forwards in place
-        gen.synthesis = torch.compile(gen.synthesis)
-        disc.forward = torch.compile(disc.forward)
+    if compile_nets:  # the step keeps its references: compile G's synthesis in place. D stays eager: its
+        gen.synthesis = torch.compile(gen.synthesis)  # R1 needs a double backward, which compile cannot do
     b, size = config.batch_size, config.image_size
     x = torch.rand(b, args.channels, size, size, device=device) * 2 - 1
     y = torch.arange(b, device=device) % 10
