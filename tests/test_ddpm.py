@@ -84,11 +84,17 @@ def test_load_rebuilds_the_ema_model(trained):
 
 
 def test_unconditional_model(tmp_path):
+    from test_metrics import TINY as TINY_NET
+    from genlab.models.ddpm import sweep
     model = ddpm.train(ddpm.DDPMConfig(output_dir=str(tmp_path), **{**TINY, "conditional": False, "ddpm_images": 0}))
     assert model.num_classes == 0
     assert model.sample(2, steps=3).shape == (2, 1, 28, 28)
     with pytest.raises(ValueError, match="guidance"):
         model.sample(1, steps=3, guidance=2.0)
+    table = sweep.sampler_sweep(model, steps=(3,), samplers=("ddim", "dpm++"), n=30, feature_config=TINY_NET)
+    assert len(table) == 2 and table["class accuracy"].isna().all()  # nothing to classify against
+    assert sweep.plot_sampler_sweep(table) is not None and len(sweep.summary(table)) == 2
+    assert list(sweep.head_to_head(model.metrics(), "dpm++-3", "ddim-3").index) == ["fd", "fd (30 samples)"]
 
 
 def test_cli_sample(trained, tmp_path):

@@ -68,9 +68,9 @@ def sampler_sweep(trained, steps=(5, 10, 20, 50), samplers=("ddim", "ddpm", "dpm
             entry.update(wanted, sample_seconds_per_100=m["eval"]["sample_seconds_per_100"], floor_fd=m["floor"]["fd"])
             folder.update_metrics(sampler_sweep={setting_name(sampler, s): entry})
             if verbose:
-                print(f"[sweep] {setting_name(sampler, s)}: FD {m['fd']:.3f} (real floor {m['floor']['fd']:.3f}), "
-                      f"class accuracy {m['class_accuracy']:.3f}, {entry['sample_seconds_per_100']:.1f} s / 100 images",
-                      flush=True)
+                acc = f", class accuracy {m['class_accuracy']:.3f}" if "class_accuracy" in m else ""
+                print(f"[sweep] {setting_name(sampler, s)}: FD {m['fd']:.3f} (real floor {m['floor']['fd']:.3f}){acc}, "
+                      f"{entry['sample_seconds_per_100']:.1f} s / 100 images", flush=True)
     return sweep_table(folder.read_metrics(), n, seed)
 
 
@@ -86,10 +86,11 @@ def sweep_table(metrics: dict, n: int | None = None, seed: int | None = None) ->
             continue
         sampler, steps = split_setting(name)
         ci = e["intervals"]["classifier"]
+        acc = ci.get("class_accuracy", {"value": float("nan"), "ci95": [float("nan")] * 2})  # nan: unconditional
         rows.append({"sampler": sampler, "steps": steps, "FD": e["fd"], "FD blocks": ci["fd"]["value"],
                      "FD blocks lo": ci["fd"]["ci95"][0], "FD blocks hi": ci["fd"]["ci95"][1],
-                     "class accuracy": ci["class_accuracy"]["value"], "acc lo": ci["class_accuracy"]["ci95"][0],
-                     "acc hi": ci["class_accuracy"]["ci95"][1], "seconds per 100": e["sample_seconds_per_100"],
+                     "class accuracy": acc["value"], "acc lo": acc["ci95"][0],
+                     "acc hi": acc["ci95"][1], "seconds per 100": e["sample_seconds_per_100"],
                      "floor FD": e.get("floor_fd"), "n": e["n"]})
     if not rows:
         return pd.DataFrame()
@@ -160,7 +161,7 @@ def head_to_head(metrics: dict, a: str = "dpm++-20", b: str = "ddim-50", keys=("
         return (f"{' and '.join(missing)} not in the sampler sweep ({', '.join(sweep) or 'none scored'}): "
                 f"add the step counts to parameter 'sweep_steps'")
     rows = {}
-    for key in keys:
+    for key in (k for k in keys if k in sweep[a]["intervals"]["classifier"]):  # no class accuracy: unconditional
         ea, eb = (sweep[s]["intervals"]["classifier"][key] for s in (a, b))
         diff = paired_difference(ea, eb)
         rows[key] = {a: f"{ea['value']:.4g} [{ea['ci95'][0]:.4g}, {ea['ci95'][1]:.4g}]",
