@@ -2,10 +2,11 @@
 
 genlab's side is the DDPM chapter's quick profile (its parameters cell: U-Net width, schedule,
 prediction, dropout, batch size; ``-p NAME=VALUE`` overrides), built and stepped as ``ddpm.train``
-does: channels-last U-Net, bf16 autocast where ``amp = auto`` turns it on. diffusers' side is a
-``UNet2DModel`` of the same layout whose width is chosen so the parameter counts match as closely as
-possible, in diffusers' default float32 (and, for the equal-precision ratio, under the same bf16
-autocast). Both get the same batch, class conditioning, AdamW and gradient clipping. Timings
+does: channels-last U-Net, bf16 autocast where ``amp = auto`` turns it on, its fused AdamW. diffusers'
+side is a ``UNet2DModel`` of the same layout (levels, blocks, attention levels and heads, norm groups)
+whose width is chosen so the parameter counts match as closely as possible, in diffusers' default
+float32 (and, for the equal-precision ratio, under the same bf16 autocast), with torch's default AdamW.
+Both get the same batch, class conditioning and gradient clipping. Timings
 alternate between the sides (A B A B ...) so machine load hits both alike; the script prints
 images/s of each and the ratios (median over rounds).
 
@@ -28,23 +29,29 @@ from genlab.base.paths import project_root
 from genlab.book.slurm import notebook_defaults
 from genlab.models.ddpm import DDPMConfig
 from genlab.models.ddpm.trained import autocast, build, use_bf16
+from genlab.models.ddpm.training import optimizer
 from genlab.train.devices import count_parameters
 
 
-def diffusers_unet(width: int, image_size: int, channels: int, num_classes: int, layers: int, groups: int):
+def diffusers_unet(width: int, config: DDPMConfig, channels: int, num_classes: int, groups: int):
+    """diffusers' U-Net in genlab's layout: widths, blocks per level, attention levels and heads."""
     from diffusers import UNet2DModel
-    return UNet2DModel(sample_size=image_size, in_channels=channels, out_channels=channels,
-                       block_out_channels=(width, 2 * width, 2 * width), layers_per_block=layers,
-                       down_block_types=("DownBlock2D", "DownBlock2D", "AttnDownBlock2D"),
-                       up_block_types=("AttnUpBlock2D", "UpBlock2D", "UpBlock2D"),
-                       norm_num_groups=groups, num_class_embeds=num_classes + 1, attention_head_dim=width // 2)
+    widths = tuple(width * m for m in config.channel_mults)
+    attn = [config.image_size // 2 ** i in config.attn_resolutions for i in range(len(widths))]
+    head_dim = widths[-1] // config.attn_heads  # the middle block's attention, as genlab's
+    return UNet2DModel(sample_size=config.image_size, in_channels=channels, out_channels=channels,
+                       block_out_channels=widths, layers_per_block=config.num_res_blocks,
+                       down_block_types=tuple("AttnDownBlock2D" if a else "DownBlock2D" for a in attn),
+                       up_block_types=tuple("AttnUpBlock2D" if a else "UpBlock2D" for a in reversed(attn)),
+                       norm_num_groups=groups, num_class_embeds=num_classes + 1, attention_head_dim=head_dim)
 
 
 def matched_diffusers(target: int, config: DDPMConfig, channels: int) -> torch.nn.Module:
     """The diffusers U-Net (width a multiple of 8) whose parameter count is closest to ``target``."""
     best = None
     for width in range(8, 8 * 64, 8):
-        net = diffusers_unet(width, config.image_size, channels, 10, config.num_res_blocks, min(8, width // 4) or 1)
+        groups = max(1, min(config.norm_groups, width // 4))  # genlab's rule (groups of >= 4 channels), 8 at most
+        net = diffusers_unet(width, config, channels, 10, min(8, groups))
         n = count_parameters(net)
         if best is None or abs(n - target) < abs(best[0] - target):
             best = (n, net)
@@ -81,7 +88,8 @@ def main() -> None:
     y = torch.randint(0, 10, (b,), device=device)
 
     def make_step(net, loss_fn, amp: str):
-        opt = torch.optim.AdamW(net.parameters(), lr=1e-4)
+        # each side with its own default optimizer: genlab's (fused) AdamW, torch's AdamW for diffusers
+        opt = optimizer(net, config, device) if net is ours else torch.optim.AdamW(net.parameters(), lr=config.lr)
         net.train()
 
         def step() -> None:

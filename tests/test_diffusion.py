@@ -280,3 +280,35 @@ def test_unet_conditioning_and_errors():
         UNet(1, 28, 8, (1, 2, 2, 2))
     with pytest.raises(ValueError, match="attn_resolutions"):
         UNet(1, 28, 8, (1, 2, 2), attn_resolutions=(8,))
+
+
+def test_one_group_norm_on_channels_last_is_groupnorm_forward_and_backward():
+    # norm_groups = 1 runs a LayerNorm over each image's contiguous H x W x C block: same numbers, same gradients
+    from genlab.models.ddpm.unet import GroupNorm32
+    torch.manual_seed(0)
+    norm, ref = GroupNorm32(1, 12), nn.GroupNorm(1, 12)
+    for p, q in zip(norm.parameters(), ref.parameters()):
+        nn.init.normal_(p)
+        q.data.copy_(p.data)
+    x = torch.randn(3, 12, 7, 5).to(memory_format=torch.channels_last).requires_grad_()
+    xr = x.detach().contiguous().requires_grad_()
+    out, expected = norm(x), ref(xr)
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(out, expected)
+    g = torch.randn_like(expected)
+    out.backward(g)
+    expected.backward(g)
+    torch.testing.assert_close(x.grad, xr.grad)
+    for p, q in zip(norm.parameters(), ref.parameters()):
+        torch.testing.assert_close(p.grad, q.grad)
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # bf16 in and out, float32 statistics
+        low = norm(x.to(torch.bfloat16))
+    assert low.dtype == torch.bfloat16
+    torch.testing.assert_close(low.float(), expected, atol=0.05, rtol=0.02)
+
+
+def test_unet_norm_groups_changes_the_norms_not_the_parameters():
+    wide, one = UNet(1, 28, 16, groups=32), UNet(1, 28, 16, groups=1)
+    assert {m.num_groups for m in one.modules() if isinstance(m, nn.GroupNorm)} == {1}
+    assert {m.num_groups for m in wide.modules() if isinstance(m, nn.GroupNorm)} == {4, 8, 12, 16}  # 4 channels each
+    assert sum(p.numel() for p in wide.parameters()) == sum(p.numel() for p in one.parameters())

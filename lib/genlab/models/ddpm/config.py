@@ -27,6 +27,9 @@ class DDPMConfig(RunConfig):
     num_res_blocks: int = param(1, low=1, high=8, arch=True, help="residual blocks per level")
     attn_resolutions: tuple[int, ...] = param((7,), low=1, arch=True, help="feature-map sizes with self-attention")
     attn_heads: int = param(4, low=1, high=64, arch=True, help="attention heads")
+    norm_groups: int = param(32, low=1, high=1024, arch=True,
+                             help="GroupNorm groups (at most; each of at least 4 channels); 1 normalises over all "
+                                  "channels, about 2x faster on a CPU")
     dropout: float = param(0.1, low=0, high=0.9, help="dropout in the residual blocks")
     p_uncond: float = param(0.1, low=0, high=1, help="probability of dropping the label (classifier-free guidance)")
     batch_size: int = param(64, low=2, high=8192, help="images per step")

@@ -24,7 +24,7 @@ from .unet import UNet
 def build(config: DDPMConfig, channels: int, num_classes: int) -> tuple[UNet, GaussianDiffusion]:
     net = UNet(channels, config.image_size, config.base_channels, config.channel_mults, config.num_res_blocks,
                config.attn_resolutions, config.attn_heads, config.dropout,
-               num_classes if config.conditional else 0)
+               num_classes if config.conditional else 0, config.norm_groups)
     # channels-last is the layout oneDNN's and cuDNN's fast convolutions work in (also for bf16 on CPU)
     net = net.to(memory_format=torch.channels_last)
     diffusion = GaussianDiffusion(config.num_steps, config.schedule, config.beta_start, config.beta_end,

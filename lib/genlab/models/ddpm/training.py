@@ -21,6 +21,13 @@ from .config import DDPMConfig
 from .trained import TrainedDDPM, autocast, build, measure_samplers
 
 
+def optimizer(net: torch.nn.Module, config: DDPMConfig, device: torch.device) -> torch.optim.AdamW:
+    """AdamW; fused on CPU and CUDA (one kernel for all parameters instead of ~10 small ops per tensor:
+    the update took 6% of a CPU training step at the quick profile)."""
+    return torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay,
+                             fused=device.type in ("cpu", "cuda"))
+
+
 def train(config: DDPMConfig) -> TrainedDDPM:
     """Train (or resume) a DDPM as ``config`` says; writes config/checkpoint/history/samples/metrics."""
     device = distributed.setup(config.device)
@@ -28,7 +35,7 @@ def train(config: DDPMConfig) -> TrainedDDPM:
     seed_everything(config.seed)
     net, diffusion = build(config, data.channels, data.num_classes)
     net, diffusion = net.to(device), diffusion.to(device)
-    opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    opt = optimizer(net, config, device)
     ema = EMA(net, config.ema_decay)
     state = TrainState({"unet": net}, {"unet": opt}, ema)
     rows = distributed.rows(config.batch_size)  # this process's share of the global batch

@@ -35,15 +35,26 @@ def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10_000.0) 
 
 class GroupNorm32(nn.GroupNorm):
     """GroupNorm computed in float32 whatever the autocast dtype: its statistics need the precision, and
-    CPU autocast would run it in bf16, about 3x slower than float32 on channels-last activations."""
+    CPU autocast would run it in bf16, about 3x slower than float32 on channels-last activations.
+
+    With one group (``norm_groups = 1``) on channels-last input the statistics run over each image's
+    contiguous H x W x C block, which is exactly a LayerNorm over that block: the CPU's layer-norm kernel
+    takes bf16 in with float32 statistics and runs forward and backward about 2x faster than the float32
+    group norm plus its two casts."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         with torch.autocast(x.device.type, enabled=False):
+            if self.num_groups == 1 and x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last):
+                _, c, h, w = x.shape
+                weight, bias = (self.weight, self.bias) if x.device.type == "cpu" else (self.weight.to(x.dtype), self.bias.to(x.dtype))
+                return F.layer_norm(x.permute(0, 2, 3, 1), (h, w, c), weight.expand(h, w, c), bias.expand(h, w, c),
+                                    self.eps).permute(0, 3, 1, 2)
             return F.group_norm(x.float(), self.num_groups, self.weight, self.bias, self.eps).to(x.dtype)
 
 
 def _norm(channels: int, groups: int) -> nn.GroupNorm:
-    """GroupNorm with at most ``groups`` groups of at least 4 channels each (32 groups at 128+ channels)."""
+    """GroupNorm with at most ``groups`` groups of at least 4 channels each (32 groups at 128+ channels);
+    ``groups = 1`` normalises over all channels."""
     g = next(g for g in range(max(1, min(groups, channels // 4)), 0, -1) if channels % g == 0)
     return GroupNorm32(g, channels)
 
@@ -67,8 +78,12 @@ class ResBlock(nn.Module):
         self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
 
     def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
+        """``emb``: the time(+class) embedding after its SiLU (B x E)."""
         h = self.conv1(F.silu(self.norm1(x)))
-        h = h + self.emb(F.silu(emb))[:, :, None, None]
+        e = self.emb(emb)[:, :, None, None].expand_as(h)
+        if h.device.type == "cpu":  # the CPU adds a bf16 broadcast over few channels-last channels ~4x slower
+            e = e.contiguous(memory_format=torch.channels_last)
+        h = h + e
         h = self.conv2(self.drop(F.silu(self.norm2(h))))
         return self.skip(x) + h
 
@@ -187,6 +202,7 @@ class UNet(nn.Module):
             emb = emb + self.class_emb(y)
         elif y is not None:
             raise ValueError("this U-Net is unconditional (num_classes = 0): pass y=None")
+        emb = F.silu(emb)  # every block projects SiLU(emb): computed once
         h = self.conv_in(xt)
         hs = [h]
         for blocks in self.down:
