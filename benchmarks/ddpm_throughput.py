@@ -89,7 +89,8 @@ def main() -> None:
 
     def make_step(net, loss_fn, amp: str):
         # each side with its own default optimizer: genlab's (fused) AdamW, torch's AdamW for diffusers
-        opt = optimizer(net, config, device) if net is ours else torch.optim.AdamW(net.parameters(), lr=config.lr)
+        opt = (optimizer(net, config, device) if net is ours
+               else torch.optim.AdamW(net.parameters(), lr=config.lr))
         net.train()
 
         def step() -> None:

@@ -46,7 +46,9 @@ class GroupNorm32(nn.GroupNorm):
         with torch.autocast(x.device.type, enabled=False):
             if self.num_groups == 1 and x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last):
                 _, c, h, w = x.shape
-                weight, bias = (self.weight, self.bias) if x.device.type == "cpu" else (self.weight.to(x.dtype), self.bias.to(x.dtype))
+                weight, bias = self.weight, self.bias
+                if x.device.type != "cpu":  # the CPU kernel accepts float32 weights with bf16 input; match elsewhere
+                    weight, bias = weight.to(x.dtype), bias.to(x.dtype)
                 return F.layer_norm(x.permute(0, 2, 3, 1), (h, w, c), weight.expand(h, w, c), bias.expand(h, w, c),
                                     self.eps).permute(0, 3, 1, 2)
             return F.group_norm(x.float(), self.num_groups, self.weight, self.bias, self.eps).to(x.dtype)
@@ -81,7 +83,7 @@ class ResBlock(nn.Module):
         """``emb``: the time(+class) embedding after its SiLU (B x E)."""
         h = self.conv1(F.silu(self.norm1(x)))
         e = self.emb(emb)[:, :, None, None].expand_as(h)
-        if h.device.type == "cpu":  # the CPU adds a bf16 broadcast over few channels-last channels ~4x slower
+        if h.device.type == "cpu":  # a bf16 add broadcast over few channels-last channels is ~4x slower there
             e = e.contiguous(memory_format=torch.channels_last)
         h = h + e
         h = self.conv2(self.drop(F.silu(self.norm2(h))))
