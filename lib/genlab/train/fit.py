@@ -30,6 +30,7 @@ from ..base.runlog import History, Loggers, Progress, format_seconds
 from ..data import DeviceBatches
 from ..plots import make_grid, save_grid
 from . import distributed
+from .allocator import keep_freed_memory
 from .checkpoint import RunMismatchError, TrainState, check_resumable, load_checkpoint, save_checkpoint
 from .devices import set_rng_state
 from .signals import TrainingInterrupted, stop_on_sigusr1, stop_requested
@@ -145,6 +146,8 @@ def fit(config: RunConfig, state: TrainState, step_fn: StepFn, batches: DeviceBa
             save_checkpoint(folder.checkpoint, state.checkpoint(name, config.to_dict(), step, train_seconds, meta))
         distributed.barrier()  # no rank moves on (or exits) before the checkpoint is on disk
 
+    if batches.images.device.type == "cpu":
+        keep_freed_memory()  # each step's activations are freed and faulted back in otherwise; see allocator.py
     for m in state.modules.values():
         m.train()
     t_call, step, done, saturated = time.perf_counter(), start, False, 0

@@ -1,0 +1,65 @@
+"""The CPU training loop's allocator setting: freed activations stay in the process, the user's settings win."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from genlab.models import ddpm
+from genlab.train import allocator
+
+# One "step": activations allocated on the way forward, freed on the way back while gradients are allocated.
+STEPS = """
+import resource, sys, torch
+from genlab.train.allocator import keep_freed_memory
+kept = keep_freed_memory() if sys.argv[1] == "keep" else False
+def step():
+    activations, grads = [torch.ones(2**20) for _ in range(16)], []  # 64 MiB in 4 MiB blocks
+    while activations:
+        activations.pop()
+        grads.append(torch.ones(2**18))
+step(); step()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(10):
+    step()
+print(kept, (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 10)
+"""
+PAGES = 64 * 2**20 // 4096
+
+glibc = pytest.mark.skipif(not sys.platform.startswith("linux") or os.confstr("CS_GNU_LIBC_VERSION") is None,
+                           reason="the setting is glibc's")
+
+
+def faults_per_step(mode: str, **env: str) -> tuple[bool, float]:
+    clean = {k: v for k, v in os.environ.items() if k not in allocator.USER_SETTINGS}
+    out = subprocess.run([sys.executable, "-c", STEPS, mode], env={**clean, **env}, capture_output=True, text=True,
+                         check=True).stdout.split()
+    return out[0] == "True", float(out[1])
+
+
+@glibc
+def test_kept_memory_is_not_faulted_back_in_at_every_step():
+    # glibc's default gives the freed blocks back and faults them in again at every step in most process
+    # layouts (not all: where the heap sits decides), so each side runs three times
+    runs = {mode: [faults_per_step(mode) for _ in range(3)] for mode in ("keep", "default")}
+    assert all(kept for kept, _ in runs["keep"])
+    assert all(faults < PAGES / 8 for _, faults in runs["keep"]), runs
+    assert max(faults for _, faults in runs["default"]) > PAGES / 2, runs
+
+
+@glibc
+def test_the_users_allocator_settings_win():
+    kept, _ = faults_per_step("keep", MALLOC_TRIM_THRESHOLD_="0")
+    assert not kept
+
+
+def test_cpu_training_keeps_freed_memory(tmp_path, monkeypatch):
+    from genlab.train import fit
+    calls = []
+    monkeypatch.setattr(fit, "keep_freed_memory", lambda: calls.append(1) or True)
+    from test_ddpm import TINY
+    ddpm.train(ddpm.DDPMConfig(output_dir=str(tmp_path), **{**TINY, "max_steps": 1, "device": "cpu"}))
+    assert calls == [1]
