@@ -11,9 +11,9 @@ batch, class conditioning and gradient clipping.
 
 Each library runs in its own worker process, so each has its own default process state (the
 allocator setting is process-wide); the timings alternate between the sides (A B A B ...), one side
-running at a time, so machine load hits both alike. A third worker times diffusers with genlab's
-allocator setting, to show how much of the ratio that setting is. The script prints images/s of
-each and the ratios (median over rounds).
+running at a time, so machine load hits both alike. On the CPU two more workers show how much of
+the ratio the allocator setting is: genlab without it, and diffusers with it. The script prints
+images/s of each and the ratios (median over rounds).
 
     PYTHONPATH=lib python benchmarks/ddpm_throughput.py [--rounds 5] [-p base_channels=32] [--device cuda]
 
