@@ -12,7 +12,7 @@ from genlab.sampling.diffusion import GaussianDiffusion, cosine_betas, drop_labe
 from genlab.sampling.frozen import frozen
 from genlab.sampling.samplers import DDIM, Ancestral, sample
 from genlab.train.ema import EMA
-from genlab.models.ddpm.unet import UNet
+from genlab.models.unet import UNet
 
 
 class Dummy(nn.Module):
@@ -284,7 +284,7 @@ def test_unet_conditioning_and_errors():
 
 def test_one_group_norm_on_channels_last_is_groupnorm_forward_and_backward():
     # norm_groups = 1 runs a LayerNorm over each image's contiguous H x W x C block: same numbers, same gradients
-    from genlab.models.ddpm.unet import GroupNorm32
+    from genlab.models.unet import GroupNorm32
     torch.manual_seed(0)
     norm, ref = GroupNorm32(1, 12), nn.GroupNorm(1, 12)
     for p, q in zip(norm.parameters(), ref.parameters()):

@@ -4,7 +4,7 @@ The samplers that run the reverse process live in :mod:`genlab.sampling.samplers
 
 The network is separate from the process: :class:`GaussianDiffusion` owns the schedule
 constants (computed in float64, stored as float32 buffers so they follow ``.to(device)``)
-and takes any ``model(xt, t, y) -> B x C x H x W`` (e.g. :class:`genlab.models.ddpm.unet.UNet`).
+and takes any ``model(xt, t, y) -> B x C x H x W`` (e.g. :class:`genlab.models.unet.UNet`).
 
 Indexing: code timesteps ``t = 0 .. num_steps-1`` are the paper's ``t = 1 .. T``;
 ``alpha_bar[t]`` is the paper's :math:`\\bar\\alpha_{t+1}`, and "t = -1" is the clean image.

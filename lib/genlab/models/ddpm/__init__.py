@@ -5,7 +5,7 @@ from . import figures
 from .config import DDPMConfig
 from .training import train
 from .trained import TrainedDDPM, setting_name
-from .unet import UNet
+from ..unet import UNet
 
 SMOKE = dict(epochs=1, max_steps=4, batch_size=16, base_channels=8, attn_heads=2, num_steps=50, sample_steps=5,
              ddim_steps=(5,), timing_images=4, ddpm_images=0, sample_every=1, checkpoint_every=1, eval_samples=32,

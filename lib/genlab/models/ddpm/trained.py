@@ -18,7 +18,7 @@ from ...train.devices import count_parameters
 from ...train.timing import seconds_per_100
 from ..protocol import Option, TrainedBase, setting_name
 from .config import SAMPLERS, DDPMConfig
-from .unet import UNet
+from ..unet import UNet
 
 
 def build(config: DDPMConfig, channels: int, num_classes: int) -> tuple[UNet, GaussianDiffusion]:

@@ -1,4 +1,5 @@
-"""The denoising U-Net of DDPM (Ho et al., 2020), a plain ``nn.Module``.
+"""The denoising U-Net of DDPM (Ho et al., 2020), a plain ``nn.Module``, shared by the kinds that denoise or
+transport images (the DDPM predicts noise or v with it, the flow a velocity).
 
 ``UNet(xt, t, y)``: noisy images ``xt`` (B x C x H x W), timesteps ``t`` (B, int or
 float in [0, num_steps)), optional labels ``y`` (B int64; ``num_classes`` means
