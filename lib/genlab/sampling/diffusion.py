@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .guidance import guided
+
 SCHEDULES = ("linear", "cosine")
 PREDICTIONS = ("eps", "v")
 SPACINGS = ("uniform", "quadratic", "leading")
@@ -172,19 +174,8 @@ class GaussianDiffusion(nn.Module):
 
     def model_output(self, model: nn.Module, xt: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None,
                      guidance: float | None, null_class: int | None) -> torch.Tensor:
-        """model(xt, t, y), guided when ``guidance`` is a number other than 1; eq. (eq-cfg).
-
-        Both branches run as one batch of 2B (conditional, then labels set to ``null_class``).
-        """
-        if y is None or guidance is None or guidance == 1.0:
-            return model(xt, t, y)
-        if null_class is None:
-            raise ValueError("guidance needs null_class (the model's 'no class' label index)")
-        if guidance == 0.0:
-            return model(xt, t, torch.full_like(y, null_class))
-        out = model(torch.cat([xt, xt]), torch.cat([t, t]), torch.cat([y, torch.full_like(y, null_class)]))
-        cond, uncond = out.float().chunk(2)
-        return uncond + guidance * (cond - uncond)
+        """model(xt, t, y), guided when ``guidance`` is a number other than 1; eq. (eq-cfg), :func:`guided`."""
+        return guided(model, xt, t, y, guidance, null_class)
 
     def posterior_mean(self, x0: torch.Tensor, xt: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """Mean of q(x_{t-1} | x_t, x0); eq. (eq-posterior-mean)."""
