@@ -33,7 +33,7 @@ from ..base.paths import project_root
 from .runner import profile_parameters, select, toc_notebooks
 
 # Notebooks that read the results of all others: submitted last, after every other job succeeded.
-DEPENDENT = ("notebooks/04_compare",)
+DEPENDENT = ("notebooks/06_compare",)
 
 
 def notebook_defaults(path: Path) -> dict[str, Any]:
