@@ -15,6 +15,7 @@ PACKAGES = {
     "dcgan": "genlab.models.dcgan",
     "ddpm": "genlab.models.ddpm",
     "ebm": "genlab.models.ebm",
+    "flow": "genlab.models.flow",
     "stylegan": "genlab.models.stylegan",
 }
 
