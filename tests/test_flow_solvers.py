@@ -67,7 +67,16 @@ def test_nfe_counts_guided_batches(field):
         with torch.no_grad():
             ode.solve(counted, x0, ode.make_solver(name), ode.time_grid(steps))
         assert counted.nfe == ode.nfe_of(name, steps)
-    assert ode.nfe_of("heun", 4) == 8
+    assert ode.nfe_of("heun", 4) == 8 and ode.nfe_of("heun", 4, euler_last=True) == 7
+    counted = ode.Counted(f)
+    with torch.no_grad():
+        ode.solve(counted, x0, ode.Heun(euler_last=True), ode.time_grid(4))
+    assert counted.nfe == 7
+    assert [ode.reachable_nfe("heun", k) for k in (1, 2, 8)] == [1, 1, 7]
+    assert [ode.reachable_nfe("midpoint", k) for k in (1, 2, 9)] == [0, 2, 8]
+    assert ode.steps_for("heun", 9) == 5 and ode.steps_for("midpoint", 8) == 4 and ode.steps_for("euler", 3) == 3
+    with pytest.raises(ValueError, match="odd NFE"):
+        ode.steps_for("heun", 8)
     calls = []
     net = lambda x, t, y: calls.append(x.shape[0]) or torch.zeros_like(x)  # noqa: E731
     f2 = ode.Counted(ode.velocity_field(net, torch.tensor([0, 1, 2]), 2.0, 3))

@@ -8,7 +8,7 @@ from .trained import TrainedFlow, VelocityUNet
 from .training import train
 
 SMOKE = dict(epochs=1, max_steps=4, batch_size=16, base_channels=8, attn_heads=2, sample_steps=2, solver_steps=2,
-             eval_nfe=(4,), sample_every=1, checkpoint_every=1, eval_samples=32, sweep_nfe=(2,), sweep_samples=0,
+             eval_nfe=(3,), sample_every=1, checkpoint_every=1, eval_samples=32, sweep_nfe=(2,), sweep_samples=0,
              device="cpu")
 KIND = ModelKind("flow", FlowConfig, train, TrainedFlow, figures, SMOKE)
 

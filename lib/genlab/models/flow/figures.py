@@ -100,14 +100,15 @@ def plot_nfe_sweep(table: pd.DataFrame, reference: pd.DataFrame | None = None):
 
 
 def show_solvers(trained, nfe: int = 4, per_class: int = 2, seed: int = 0):
-    """The same noise and labels through each fixed-step solver at the same NFE."""
+    """The same noise and labels through each fixed-step solver at (at most) the same NFE."""
     from ...data import balanced_labels
     k = max(1, trained.num_classes)
     y = balanced_labels(per_class * k, k) if trained.num_classes else None
-    solvers = [s for s in ("euler", "midpoint", "heun") if nfe % (1 if s == "euler" else 2) == 0]
-    fig, axes = plt.subplots(1, len(solvers), figsize=(3.6 * len(solvers), 0.45 * per_class + 1.4), squeeze=False)
-    for ax, s in zip(axes[0], solvers):
-        images = trained.sample(len(y) if y is not None else 20, labels=y, seed=seed, **trained.options_for(s, nfe))
-        _imshow(ax, make_grid(images, nrow=k), f"{SOLVER_LABELS[s]}, NFE {nfe}")
+    from ...sampling.ode import reachable_nfe
+    settings = [(s, reachable_nfe(s, nfe)) for s in ("euler", "midpoint", "heun")]
+    fig, axes = plt.subplots(1, len(settings), figsize=(3.6 * len(settings), 0.45 * per_class + 1.4), squeeze=False)
+    for ax, (s, k_nfe) in zip(axes[0], settings):
+        images = trained.sample(len(y) if y is not None else 20, labels=y, seed=seed, **trained.options_for(s, k_nfe))
+        _imshow(ax, make_grid(images, nrow=k), f"{SOLVER_LABELS[s]}, NFE {k_nfe}")
     fig.tight_layout()
     return fig

@@ -1,8 +1,8 @@
 """Quality against NFE: Euler, midpoint and Heun at equal network evaluations on one trained flow.
 
 Every (solver, NFE) setting draws the same ``n`` class-balanced samples from the same seeds and is
-scored by :func:`genlab.eval.metrics.evaluate`. A setting is named by its NFE ('heun-8' is 4 Heun
-steps), the unit shared with the DDPM's samplers (DDIM and DPM-Solver++ spend one evaluation per step).
+scored by :func:`genlab.eval.metrics.evaluate`. A setting is named by its NFE ('heun-7' is 4 Heun
+steps, the last one Euler), the unit shared with the DDPM's samplers (DDIM and DPM-Solver++ spend one evaluation per step).
 Results go to ``metrics.json`` under ``solver_sweep``, so a rerun skips the settings already scored.
 """
 
@@ -20,18 +20,18 @@ SOLVER_LABELS = {"euler": "Euler", "midpoint": "midpoint", "heun": "Heun", "dopr
 
 def solver_sweep(trained, nfe=(2, 4, 8, 16), solvers=("euler", "midpoint", "heun"), n: int = 200, seed: int = 0,
                  verbose: bool = True, **eval_options) -> pd.DataFrame:
-    """Score every solver at every NFE it can reach (2-stage solvers: even NFE only); one row per setting."""
+    """Score every solver at the largest NFE it reaches up to each of ``nfe`` (midpoint: even, Heun: odd, its last
+    step being Euler); one row per setting."""
     from ...eval.metrics import evaluate, evaluation_key, stored_evaluation
     if n == 0:
         return pd.DataFrame()
     if n < SUBSETS * MIN_BLOCK:
         raise ValueError(f"solver_sweep: n = {n} is too few samples for {SUBSETS} blocks of at least {MIN_BLOCK}; "
                          f"use 200 or more (parameter 'sweep_samples'; 0 skips the sweep)")
+    from ...sampling.ode import reachable_nfe
     folder = RunFolder(trained.run_dir)
     for solver in solvers:
-        for k in nfe:
-            if solver != "euler" and k % 2:
-                continue
+        for k in sorted({reachable_nfe(solver, k) for k in nfe} - {0}):
             options = trained.options_for(solver, k)
             wanted = evaluation_key(trained, options, n, seed, eval_options.get("feature_config"))
             if stored_evaluation(folder.read_metrics(), "solver_sweep", wanted):

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from ...data import to_uint8
-from ...sampling.ode import GRIDS, SOLVERS, make_solver, nfe_of, sample_flow, time_grid
+from ...sampling.ode import GRIDS, SOLVERS, make_solver, sample_flow, steps_for, time_grid
 from ...train.checkpoint import load_weights
 from ...train.devices import count_parameters
 from ...train.timing import seconds_per_100
@@ -38,14 +38,6 @@ def build(config: FlowConfig, channels: int, num_classes: int) -> VelocityUNet:
                        config.attn_resolutions, config.attn_heads, config.dropout,
                        num_classes if config.conditional else 0, config.norm_groups, time_scale=config.time_scale)
     return net.to(memory_format=torch.channels_last)  # the layout of the fast CPU/GPU convolutions
-
-
-def steps_for(solver: str, nfe: int) -> int:
-    """Solver steps that spend ``nfe`` evaluations (ValueError when ``nfe`` is not a multiple of the stages)."""
-    per = nfe_of(solver, 1)
-    if nfe % per:
-        raise ValueError(f"{solver} spends {per} evaluations per step: NFE {nfe} cannot be reached")
-    return nfe // per
 
 
 class TrainedFlow(TrainedBase):
@@ -80,10 +72,10 @@ class TrainedFlow(TrainedBase):
     def sampler_options(self) -> dict[str, Option]:
         c = self.config
         options = [
-            Option("solver", str, c.solver, "ODE solver: euler (1 evaluation per step), midpoint or heun (2 each), "
-                   "dopri5 (adaptive, the reference)", choices=SOLVERS),
-            Option("steps", int, c.solver_steps, "steps of euler, midpoint and heun (NFE = steps x evaluations per "
-                   "step); dopri5 picks its own", low=1, high=1000),
+            Option("solver", str, c.solver, "ODE solver: euler (1 evaluation per step), midpoint (2), heun (2, its "
+                   "last step Euler: 2 steps - 1 in all), dopri5 (adaptive, the reference)", choices=SOLVERS),
+            Option("steps", int, c.solver_steps, "steps of euler, midpoint and heun; dopri5 picks its own",
+                   low=1, high=1000),
             Option("grid", str, c.grid, "time grid: uniform, or late (finer steps near the data end)", choices=GRIDS),
             Option("tolerance", float, 1e-5, "dopri5's relative and absolute tolerance", low=1e-8, high=1e-1),
         ]
@@ -111,7 +103,8 @@ class TrainedFlow(TrainedBase):
 
         ``callback(i, t, x)`` sees the state at every grid time; ``noise``: the x at t = 0 (else drawn from ``seed``).
         """
-        method = make_solver(solver, **({"rtol": tolerance, "atol": tolerance} if solver == "dopri5" else {}))
+        kwargs = {"dopri5": {"rtol": tolerance, "atol": tolerance}, "heun": {"euler_last": True}}.get(solver, {})
+        method = make_solver(solver, **kwargs)
         times = [0.0, 1.0] if solver == "dopri5" else time_grid(steps, grid)
         y = labels.to(self.device) if labels is not None else None
         with autocast(self.device, self.config.amp):
