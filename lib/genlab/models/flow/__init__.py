@@ -5,11 +5,9 @@ from ..registry import ModelKind
 from . import figures, sweep
 from .config import FlowConfig
 from .trained import TrainedFlow, VelocityUNet
-from .training import train
+from .training import recipe
 
-SMOKE = dict(epochs=1, max_steps=4, batch_size=16, base_channels=8, attn_heads=2, sample_steps=2, solver_steps=2,
-             eval_nfe=(3,), sample_every=1, checkpoint_every=1, eval_samples=32, sweep_nfe=(2,), sweep_samples=0,
-             device="cpu")
-KIND = ModelKind("flow", FlowConfig, train, TrainedFlow, figures, SMOKE)
+KIND = ModelKind("flow", FlowConfig, recipe, TrainedFlow, figures)
+train = KIND.train  # train (or resume) a run: the notebook's one call
 
 __all__ = ["FlowConfig", "KIND", "TrainedFlow", "VelocityUNet", "figures", "sweep", "train"]

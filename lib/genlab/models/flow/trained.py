@@ -69,8 +69,9 @@ class TrainedFlow(TrainedBase):
     def parameter_count(self) -> int:
         return count_parameters(self.net)
 
-    def sampler_options(self) -> dict[str, Option]:
-        c = self.config
+    @classmethod
+    def options(cls, config: FlowConfig, num_classes: int) -> dict[str, Option]:
+        c = config
         options = [
             Option("solver", str, c.solver, "ODE solver: euler (1 evaluation per step), midpoint (2), heun (2, its "
                    "last step Euler: 2 steps - 1 in all), dopri5 (adaptive, the reference)", choices=SOLVERS),
@@ -79,7 +80,7 @@ class TrainedFlow(TrainedBase):
             Option("grid", str, c.grid, "time grid: uniform, or late (finer steps near the data end)", choices=GRIDS),
             Option("tolerance", float, 1e-5, "dopri5's relative and absolute tolerance", low=1e-8, high=1e-1),
         ]
-        if self.num_classes:
+        if num_classes:
             options.append(Option("guidance", float, c.guidance,
                                   "classifier-free guidance w: 0 unconditional, 1 conditional, > 1 guided",
                                   low=0, high=50))
