@@ -124,7 +124,7 @@ def test_notebook_runs_at_smoke_profile(tmp_path):
 
 def test_sampler_sweep_scores_each_setting_once_and_feeds_the_known_order(trained, tmp_path, monkeypatch):
     from test_metrics import TINY as TINY_NET
-    from genlab.eval import ladder, metrics
+    from genlab.eval import evaluation, ladder
     from genlab.models.ddpm import sweep
     run = tmp_path / "t" / "ddpm"
     shutil.copytree(trained.run_dir, run)
@@ -141,7 +141,7 @@ def test_sampler_sweep_scores_each_setting_once_and_feeds_the_known_order(traine
     assert stored["ddpm-3"]["options"] == {"sampler": "ddim", "steps": 3, "eta": 1.0}  # respaced ancestral
     # a second run, and the known-order rung with the same options, n and seed, sample nothing again
     calls = []
-    monkeypatch.setattr(metrics, "evaluate", lambda *a, **k: calls.append(k) or pytest.fail("sampled again"))
+    monkeypatch.setattr(evaluation, "evaluate", lambda *a, **k: calls.append(k) or pytest.fail("sampled again"))
     again = sweep.sampler_sweep(model, steps=(3, 10, 20), n=30, feature_config=TINY_NET, verbose=False)
     pd_equal = again.equals(table)
     order = ladder.known_order(model, steps=(3, 10), n=30, sampler_options={"eta": 1.0}, feature_config=TINY_NET)

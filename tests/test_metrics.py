@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from genlab.eval import metrics
+from genlab.eval import evaluation, metrics
 from genlab.models import dcgan
 from genlab.eval.featurenet import FeatureNetConfig, cache_key, feature_net
 
@@ -113,7 +113,7 @@ def smoke_run(tmp_path_factory):
     config = dcgan.DCGANConfig(run="smoke", epochs=1, max_steps=8, batch_size=32, base_channels=8,
                                output_dir=str(out), device="cpu")
     trained = dcgan.train(config)
-    scores = metrics.evaluate(trained, n=64, feature_config=TINY, verbose=False)
+    scores = evaluation.evaluate(trained, n=64, feature_config=TINY, verbose=False)
     return out, trained, scores
 
 
@@ -139,7 +139,7 @@ def test_evaluate_writes_metrics_with_floor(smoke_run):
 
 def test_evaluate_rejects_too_few_samples(smoke_run):
     with pytest.raises(ValueError, match="n = 2"):
-        metrics.evaluate(smoke_run[1], n=2, write=False)
+        evaluation.evaluate(smoke_run[1], n=2, write=False)
 
 
 def test_cli_evaluate_setting(smoke_run):

@@ -215,7 +215,7 @@ def sanity_ladder(dataset: str = "mnist5k", n: int = 500, *, seed: int = 0, outp
                   data_dir: str = "data", feature_config=None, verbose: bool = True) -> pd.DataFrame:
     """The whole ladder on ``n`` held-out images against ``2 n`` training images, in both feature spaces.
 
-    Uses the same cached classifier as :func:`genlab.eval.metrics.evaluate` (trained once if missing)
+    Uses the same cached classifier as :func:`genlab.eval.evaluation.evaluate` (trained once if missing)
     and the random CNN. Returns the long table of :func:`ladder` (``space``: classifier | random).
     """
     from ..base.paths import resolve_path
@@ -262,9 +262,10 @@ def known_order(trained, steps=(5, 10, 20, 50), n: int = 200, sampler: str = "dd
     classifier's class accuracy (not written to ``metrics.json``), and whether each column is in order.
     ``sampler_options`` (e.g. ``{"eta": 1.0}``) go to ``sample`` with the sampler and steps; a setting the
     DDPM chapter's sampler sweep already scored with the same options, ``n`` and seed is reused.
-    ``eval_options`` go to :func:`genlab.eval.metrics.evaluate` (e.g. ``feature_config``).
+    ``eval_options`` go to :func:`genlab.eval.evaluation.evaluate` (e.g. ``feature_config``).
     """
-    from .metrics import SPACE_RANDOM, evaluate, evaluation_key, stored_evaluation
+    from .evaluation import evaluate, evaluation_key, stored_evaluation
+    from .metrics import SPACE_RANDOM
     rows = {}
     stored_metrics = trained.metrics() if hasattr(trained, "metrics") else {}
     for s in steps:

@@ -208,9 +208,9 @@ class TrainedBase:
     def evaluate(self, n: int | None = None, **eval_options: Any) -> dict[str, Any]:
         """Score ``n`` samples (default ``eval_samples``) per evaluation setting; returns the headline.
 
-        ``eval_options`` go to :func:`genlab.eval.metrics.evaluate` (e.g. ``feature_config``).
+        ``eval_options`` go to :func:`genlab.eval.evaluation.evaluate` (e.g. ``feature_config``).
         """
-        from ..eval.metrics import evaluate
+        from ..eval.evaluation import evaluate
         n = n or self.config.eval_samples
         scores = [evaluate(self, n=n, setting=name, options=options or None, headline=i == 0, **eval_options)
                   for i, (name, options) in enumerate(self.eval_settings())]
