@@ -164,6 +164,14 @@ def test_comparison_table_and_missing_models(smoke_run):
     table = tables.comparison_table(runs)
     assert list(table.columns) == ["DCGAN", "winner", "real-vs-real floor"]
     assert table.loc["FD, domain features", "real-vs-real floor"] == runs.metrics["dcgan"]["floor"]["fd"]
+    samples = figures.plot_samples(runs, CompareConfig(run="smoke", output_dir=str(out), samples_per_class=2))
+    assert len(samples.axes) == 1 and len(samples.axes[0].images) == 1  # the one model's grid, drawn from its checkpoint
+    assert samples.axes[0].images[0].get_array().shape[:2] == (2 * 30 + 2, 10 * 30 + 2)  # 2 rows x 10 classes
+    losses = figures.plot_losses(runs)
+    assert len(losses.axes) == 1 and {line.get_label() for line in losses.axes[0].lines} >= {"loss_d", "loss_g"}
+    bars = figures.plot_metric_bars(runs, keys=("fd", "precision"))
+    assert [ax.get_title() for ax in bars.axes] == ["fd", "precision"]
+    assert all(len(ax.patches) == 1 for ax in bars.axes)  # one bar: one model
 
 
 @pytest.mark.notebook

@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import matplotlib.ticker as mticker
-import numpy as np
 import pandas as pd
 import seaborn as sns
-import torch
-from PIL import Image
 
 from ..base.run_folder import CHECKPOINT, HISTORY
 from ..data import balanced_labels
 from ..models import registry
 from ..models.protocol import split_setting
-from ..plots import make_grid
+from ..plots import load_grid, show_grid, show_image
 from .runs import QUALITY, CompareConfig, Runs, display_name, floor_of, instability
 
 
@@ -126,19 +123,14 @@ def plot_samples(runs: Runs, config: CompareConfig):
             k = trained.num_classes
             n = config.samples_per_class * (k or 8)
             labels = balanced_labels(n, k) if k else None
-            grid = make_grid(trained.sample(n, labels=labels, seed=config.seed), nrow=k or 8).permute(1, 2, 0)
-            title += " (class per column)" if k else " (unconditional)"
+            show_grid(trained.sample(n, labels=labels, seed=config.seed), nrow=k or 8, ax=ax,
+                      title=title + (" (class per column)" if k else " (unconditional)"))
+            continue
+        saved = sorted((runs.dirs[name] / "samples").glob("*.png"))
+        if saved:
+            show_image(ax, load_grid(saved[-1]), f"{title} (saved {saved[-1].name})", fontsize=9)
         else:
-            saved = sorted((runs.dirs[name] / "samples").glob("*.png"))
-            if not saved:
-                ax.set_axis_off()
-                ax.set_title(f"{title}: no checkpoint or samples")
-                continue
-            grid = torch.as_tensor(np.asarray(Image.open(saved[-1])))
-            title += f" (saved {saved[-1].name})"
-        arr = grid.squeeze(-1).numpy() if grid.ndim == 3 and grid.shape[-1] == 1 else grid.numpy()
-        ax.imshow(arr, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
-        ax.set_axis_off()
-        ax.set_title(title, fontsize=9)
+            ax.set_axis_off()
+            ax.set_title(f"{title}: no checkpoint or samples")
     fig.tight_layout()
     return fig

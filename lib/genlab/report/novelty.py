@@ -16,6 +16,7 @@ from ..data import load_dataset, resize_images, scoring_size
 from ..eval.featurenet import cache_dir, feature_net
 from ..eval.novelty import nearest, novelty, novelty_summary
 from ..models import registry
+from ..plots import show_image
 
 
 def closest_pairs(samples: torch.Tensor, train: torch.Tensor, k: int = 8, title: str = ""):
@@ -25,8 +26,8 @@ def closest_pairs(samples: torch.Tensor, train: torch.Tensor, k: int = 8, title:
     fig, axes = plt.subplots(2, k, figsize=(1.2 * k, 2.8), squeeze=False)
     for j, i in enumerate(order.tolist()):
         for row, img in ((0, samples[i]), (1, train[idx[i]])):
-            ax = axes[row][j]
-            ax.imshow(img.permute(1, 2, 0).squeeze(-1).numpy(), cmap="gray", vmin=0, vmax=255)
+            ax = show_image(axes[row][j], img)
+            ax.set_axis_on()  # a frame without ticks: the row labels stay visible
             ax.set_xticks([])
             ax.set_yticks([])
         axes[0][j].set_title(f"d = {float(d[i]):.2f}", fontsize=7)
