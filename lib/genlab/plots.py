@@ -90,6 +90,15 @@ def show_images(paths: Sequence[str | Path], titles: Sequence[str] | None = None
     return fig
 
 
+def panel_grid(n: int, ncol: int, panel_height: float, width: float = 10):
+    """A figure of ``n`` panels in rows of ``ncol``, the cells past ``n`` hidden: ``(fig, the n axes in reading order)``."""
+    nrow = -(-n // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(width, panel_height * nrow), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.set_axis_off()
+    return fig, list(axes.flat[:n])
+
+
 def plot_history(history, keys: Sequence[str], x: str = "step", title: str | None = None, ax=None,
                  smooth: int = 1, logy: bool = False):
     """Line plot of ``history`` columns (a pandas DataFrame, a CSV path, or a list of rows)."""

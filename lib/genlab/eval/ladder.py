@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data import to_float, to_uint8
+from ..plots import panel_grid
 
 STRENGTHS = (0.2, 0.4, 0.6, 0.8, 1.0)
 
@@ -177,18 +178,13 @@ def ladder(reference: torch.Tensor, real: torch.Tensor, real_labels: torch.Tenso
 def plot_ladder(table: pd.DataFrame, rung: str = "corruption", space: str = "classifier",
                 metrics=("fd", "kid", "precision", "recall", "density", "coverage")):
     """One panel per metric: value against strength, one line per defect; dashed = the undamaged floor."""
-    import matplotlib.pyplot as plt
     df = table[(table["rung"] == rung) & (table["space"] == space)]
     metrics = [m for m in metrics if (df["metric"] == m).any()]
     if not metrics:
         print(f"no {rung} rows in the {space} space")
         return None
-    ncol = 3
-    nrow = -(-len(metrics) // ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(10, 2.8 * nrow), squeeze=False)
-    for ax in axes.flat[len(metrics):]:
-        ax.set_axis_off()
-    for ax, metric in zip(axes.flat, metrics):
+    fig, axes = panel_grid(len(metrics), ncol=3, panel_height=2.8)
+    for ax, metric in zip(axes, metrics):
         d = df[df["metric"] == metric]
         for i, (defect, grp) in enumerate(d.groupby("defect", sort=False)):
             if rung == "corruption":
@@ -205,7 +201,7 @@ def plot_ladder(table: pd.DataFrame, rung: str = "corruption", space: str = "cla
         ax.set_xlabel("strength" if rung == "corruption" else "defect level", fontsize=8)
         ax.grid(alpha=0.3)
         ax.ticklabel_format(axis="y", style="plain", useOffset=False)
-    axes.flat[0].legend(fontsize=6, loc="best")
+    axes[0].legend(fontsize=6, loc="best")
     fig.suptitle(f"{rung}: {space} feature space (dashed: held-out real, undamaged)", fontsize=10)
     fig.tight_layout()
     return fig

@@ -15,7 +15,7 @@ Tools (CLI, comparison, service, Slurm, fault injection) only use this surface:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -237,6 +237,11 @@ class TrainedBase:
 class TrainedGenerator(TrainedBase):
     """A trained model that samples with one ``generator`` network (``num_classes``, ``channels``,
     ``image_size`` attributes): the GANs."""
+
+    def __init__(self, generator: torch.nn.Module, config: RunConfig, run_dir: Path, class_names: tuple[str, ...],
+                 device: torch.device, step: int = 0):
+        self.generator, self.config, self.run_dir = generator.eval(), config, Path(run_dir)
+        self.class_names, self.device, self.step = class_names, device, step
 
     @property
     def num_classes(self) -> int:

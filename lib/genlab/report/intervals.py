@@ -7,11 +7,11 @@ See :mod:`genlab.eval.intervals` for the entry layout and the verdict rule.
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import pandas as pd
 
 from ..eval.intervals import verdict
 from ..eval.metrics import BETTER, SPACE_CLASSIFIER, SPACE_RANDOM
+from ..plots import panel_grid
 from .runs import Runs, display_name
 
 # metrics with intervals and verdicts; those in both feature spaces need the second space to agree
@@ -82,12 +82,8 @@ def plot_metric_intervals(runs: Runs, space: str = SPACE_CLASSIFIER, keys=INTERV
     if not keys:
         print("no model has intervals yet: evaluate the models first")
         return None
-    ncol = 4
-    nrow = -(-len(keys) // ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(10, 2.6 * nrow), squeeze=False)
-    for ax in axes.flat[len(keys):]:
-        ax.set_axis_off()
-    for ax, key in zip(axes.flat, keys):
+    fig, axes = panel_grid(len(keys), ncol=4, panel_height=2.6)
+    for ax, key in zip(axes, keys):
         df = table[(table["metric"] == key) & (table["model"] != "real floor")].reset_index(drop=True)
         ax.errorbar(range(len(df)), df["value"], yerr=[df["value"] - df["lo"], df["hi"] - df["value"]],
                     fmt="o", capsize=4, c="C0")
@@ -101,7 +97,7 @@ def plot_metric_intervals(runs: Runs, space: str = SPACE_CLASSIFIER, keys=INTERV
         ax.set_ylabel(f"{LABEL[key]}, n = {int(df['n'].iloc[0]) if len(df) else 0}", fontsize=8)
         ax.grid(alpha=0.3, axis="y")
         ax.ticklabel_format(axis="y", style="plain", useOffset=False)
-    axes[0][0].legend(fontsize=7, loc="best")
+    axes[0].legend(fontsize=7, loc="best")
     fig.suptitle(f"{SPACE_LABEL[space]} feature space: mean and 95% interval over 5 disjoint subsets", fontsize=10)
     fig.tight_layout()
     return fig
