@@ -12,6 +12,8 @@ from genlab.eval.featurenet import FeatureNetConfig
 from genlab.models.protocol import Option, TrainedModel
 from genlab.train.checkpoint import load_checkpoint
 
+pytestmark = pytest.mark.slow  # trains every registered kind
+
 TINY_FEATURES = FeatureNetConfig(width=4, epochs=1, batch_size=64, max_train=256)
 
 

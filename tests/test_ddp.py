@@ -24,6 +24,8 @@ from genlab.tools.waits import any_file, wait_until
 from genlab.train import distributed
 from genlab.train.checkpoint import load_checkpoint
 
+pytestmark = pytest.mark.slow  # every test launches torchrun with 2 training processes
+
 ROOT = Path(__file__).resolve().parents[1]
 # Tolerance of the 1-vs-2-process comparison: float32 sums in another order (the all-reduce of the
 # two half-batch gradients vs one full-batch backward) differ in the last bits only.

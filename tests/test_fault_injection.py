@@ -17,6 +17,8 @@ from genlab.tools import faults
 from genlab.tools.waits import any_file, wait_until, written
 from genlab.train.checkpoint import load_checkpoint
 
+pytestmark = pytest.mark.slow  # each test trains (and kills) DCGAN subprocesses
+
 # Three short epochs of mnist5k (checkpoint after each): kills land before, between and after checkpoints.
 PARAMS = {"device": "cpu", "base_channels": 8, "latent_dim": 8, "batch_size": 128, "epochs": 3,
           "checkpoint_every": 1, "sample_every": 1, "eval_samples": 32, "seed": 3}
@@ -63,7 +65,6 @@ def test_kill_9_then_resume_is_bit_identical(tmp_path):
     assert faults.differences(faults.run_dir("dcgan", ref), run_dir) == []
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("kind", names())
 def test_every_kind_resumes_bit_identical_after_kill_9(tmp_path, kind):
     """Each registered kind on a 90-image folder (a checkpoint and a grid every few steps), killed twice:
