@@ -5,11 +5,12 @@ PY := $(VENV)/bin/python
 PROFILE ?= quick
 STAMP := $(VENV)/.genlab-installed
 
-.PHONY: help setup book student-book check-book notebooks test lab slurm serve clean gpu-check
+.PHONY: help setup book student-book check-book notebooks test test-fast lab slurm serve clean gpu-check
 
 help:
 	@echo "make book          set up .venv if missing, run every notebook (PROFILE=$(PROFILE)), build the book"
 	@echo "make test          set up .venv if missing, run the test suite"
+	@echo "make test-fast     the tests not marked slow, notebook or slurm (a few minutes: for each change)"
 	@echo "make student-book  build the book with exercise solutions hidden (after make book)"
 	@echo "make check-book    open every page of the built book in headless Chromium; fail on broken images/links, JS errors, raw TeX, too-wide pages"
 	@echo "make lab           JupyterLab in the project environment"
@@ -36,6 +37,9 @@ student-book: setup
 
 test: setup
 	$(PY) -m pytest -q
+
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow and not notebook and not slurm"
 
 check-book: setup
 	$(PY) -m genlab check-book

@@ -22,6 +22,8 @@ import pytest
 
 from genlab.book.runner import KERNEL_NAME, profile_parameters, write_kernelspec
 
+pytestmark = pytest.mark.slow  # starts a JupyterLab server and a kernel
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = Path("notebooks/01_dcgan.ipynb")  # opened in the browser
 # Executed through the kernel API: the EBM theory notebook runs the library and draws figures in seconds at

@@ -97,7 +97,7 @@ def cmd_sample(args: argparse.Namespace) -> None:
 def cmd_evaluate(args: argparse.Namespace) -> None:
     """Sample ``--n`` images and merge FD/KID/IS/precision/recall/... and the real floor into metrics.json."""
     from .eval.featurenet import FeatureNetConfig
-    from .eval.metrics import evaluate
+    from .eval.evaluation import evaluate
     from .models import load_trained
     trained = load_trained(args.checkpoint, args.device)
     options = sample_options(args)
