@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from .base.config import parse_assignments
+from .base.config import SEED_MAX, parse_assignments
 
 # Sampling options the CLI passes on; the model checks them against its own sampler_options().
 SAMPLE_OPTIONS = {"sampler": str, "steps": int, "eta": float, "guidance": float, "step_size": float,
@@ -55,12 +55,16 @@ def cmd_sample(args: argparse.Namespace) -> None:
     from .data import balanced_labels
     from .models import load_trained
     from .plots import save_grid
+    from .base.outputs import check_output
     out = Path(args.out)
     if out.suffix not in (".pt", ".png"):
         raise ValueError(f"--out {out}: use a .pt file (tensors) or a .png file (a grid)")
+    check_output(out, "--out", force=args.force, inputs=(Path(args.checkpoint),))
     from .models.protocol import MAX_SAMPLES
     if not 1 <= args.n <= MAX_SAMPLES:
         raise ValueError(f"--n {args.n}: ask for 1 to {MAX_SAMPLES} images (run several commands for more)")
+    if not 0 <= args.seed <= SEED_MAX:
+        raise ValueError(f"--seed {args.seed}: out of range; allowed 0..{SEED_MAX}")
     trained = load_trained(args.checkpoint, args.device)
     labels = parse_labels(args.labels, args.n, trained.num_classes)
     if labels is None and trained.num_classes:
@@ -79,6 +83,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from .eval.featurenet import FeatureNetConfig
     from .eval.metrics import evaluate
     from .models import load_trained
+    if not 0 <= args.seed <= SEED_MAX:
+        raise ValueError(f"--seed {args.seed}: out of range; allowed 0..{SEED_MAX}")
     trained = load_trained(args.checkpoint, args.device)
     options = sample_options(args)
     feature_config = FeatureNetConfig.from_dict(parse_assignments(args.feature_net))
@@ -226,8 +232,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--checkpoint", required=True)
     sp.add_argument("--n", type=int, default=100)
     sp.add_argument("--labels", type=int, nargs="+", help="classes to cycle through (default: balanced)")
-    sp.add_argument("--seed", type=int, default=0)
-    sp.add_argument("--out", required=True, help="FILE.pt (images + labels) or FILE.png (grid)")
+    sp.add_argument("--seed", type=int, default=0, help=f"0..{SEED_MAX}")
+    sp.add_argument("--out", required=True, help="FILE.pt (images + labels) or FILE.png (grid); never a run's own "
+                                                  "files, and an existing file only with --force")
+    sp.add_argument("--force", action="store_true", help="replace an existing --out file")
     sp.add_argument("--device", default="auto")
     sp.add_argument("--sampler", help="ddim, dpm++ or ddpm (DDPM)")
     sp.add_argument("--spacing", help="uniform or quadratic DDIM timesteps (DDPM)")
