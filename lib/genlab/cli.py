@@ -169,9 +169,9 @@ def cmd_download(args: argparse.Namespace) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> None:
     """The generation service and its page (genlab.serve) over every trained model under --runs."""
-    from .serve.server import serve
+    from .serve.server import parse_budgets, serve
     serve(args.runs, host=args.host, port=args.port, token=args.token, device=args.device, workers=args.workers,
-          queue=args.queue)
+          queue=args.queue, limits=parse_budgets(args.budget))
 
 
 def add_serve_parser(sub) -> None:
@@ -183,6 +183,9 @@ def add_serve_parser(sub) -> None:
     sp.add_argument("--device", default="auto")
     sp.add_argument("--workers", type=int, default=2, help="generations running at once")
     sp.add_argument("--queue", type=int, default=4, help="requests waiting for a worker before 503s")
+    sp.add_argument("--budget", action="append", metavar="[KIND=]N",
+                    help="most images x network steps one request may cost (default 3200 = 64 images at 50 steps), "
+                         "for every kind or one kind (repeatable); shown in GET /models")
     sp.set_defaults(func=cmd_serve)
 
 
