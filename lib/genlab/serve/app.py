@@ -22,15 +22,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.security import HTTPBearer
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..models.registry import names as kind_names
 from .budget import Abandoned, Meter, OverBudget
 from .catalog import Catalog, Served
 from .encode import base64_pngs, grid_png
-from .guard import BodyCap, TokenGate, validation_error
+from .guard import BodyCap, TokenGate, http_error, validation_error
 from .limits import GenerateRequest, Limits, RequestError, check_request
 from .pool import PoolFull, WorkerPool
-from .schema import GENERATE_RESPONSES, HealthBody, ModelsBody, errors
+from .schema import GENERATE_RESPONSES, HealthBody, ModelsBody, errors, with_loaded_models
 
 PAGE = Path(__file__).parent / "page"
 DISCONNECT_POLL_S = 0.25  # how often a waiting request checks that its client is still there
@@ -56,6 +57,7 @@ def create_app(catalog: Catalog, limits: Limits = Limits(), workers: int = 2, qu
                               f"{', '.join(kind_names())}). Same request + same seed = same images.")
     app.state.catalog, app.state.pool, app.state.limits = catalog, pool, limits
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_middleware(BodyCap, max_bytes=limits.max_body_bytes)
     app.add_middleware(TokenGate, token=token)  # added last: runs first, before any body is read
     # documents the bearer token in the schema; the check itself is the middleware below
@@ -128,6 +130,7 @@ def create_app(catalog: Catalog, limits: Limits = Limits(), workers: int = 2, qu
         return FileResponse(PAGE / "index.html")
 
     app.mount("/page", StaticFiles(directory=PAGE), name="page")
+    with_loaded_models(app, catalog, limits.max_n)
     return app
 
 

@@ -92,6 +92,16 @@ def first_field(errors: list[dict[str, Any]]) -> str | None:
     return None
 
 
+async def http_error(request, exc) -> JSONResponse:
+    """FastAPI's own HTTP errors, with a body that is not JSON at all (400: e.g. not UTF-8) a 422 like any other
+    bad body."""
+    from fastapi.exception_handlers import http_exception_handler
+    if exc.status_code == 400:
+        return JSONResponse({"detail": f"the request body is not valid JSON ({exc.detail})", "field": None},
+                            status_code=422)
+    return await http_exception_handler(request, exc)
+
+
 async def validation_error(request, exc: RequestValidationError) -> JSONResponse:
     """422 naming the field: type, location and message of each error, without the echoed input."""
     errors = [{"type": str(e.get("type", "")), "loc": [p if isinstance(p, int) else str(p) for p in e.get("loc", ())],

@@ -63,3 +63,42 @@ GENERATE_RESPONSES: dict[int | str, dict[str, Any]] = {
           "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},
           "headers": {"X-Generation-Seconds": {"schema": {"type": "string"}}}},
     **errors(401, 404, 413, 422, 503)}
+
+
+OPTION_TYPES = {"int": "integer", "float": "number", "str": "string"}
+
+
+def option_fields(models: list[Any]) -> dict[str, dict[str, Any]]:
+    """The sampling options of the loaded models as body fields, each with the widest type, range and choices
+    any model gives it (a model still refuses another model's options, with a 422)."""
+    fields: dict[str, dict[str, Any]] = {}
+    for model in models:
+        for name, o in model.sampler_options().items():
+            f = fields.setdefault(name, {"type": OPTION_TYPES[o.type.__name__], "description": o.help})
+            if o.choices:
+                f["enum"] = sorted(set(f.get("enum", [])) | set(o.choices))
+            if o.low is not None:
+                f["minimum"] = min(f.get("minimum", o.low), o.low)
+            if o.high is not None:
+                f["maximum"] = max(f.get("maximum", o.high), o.high)
+    return fields
+
+
+def with_loaded_models(app: Any, catalog: Any, max_n: int) -> None:
+    """Make ``app``'s OpenAPI document name this server's models, their sampling options and its max_n in the
+    request body (the body class cannot know them): clients and fuzzers then ask for what exists."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            body = build()["components"]["schemas"]["GenerateRequest"]
+            body["properties"]["n"]["maximum"] = max_n
+            if catalog.models:
+                body["properties"]["model"]["anyOf"] = [{"type": "string", "enum": catalog.names()}, {"type": "null"}]
+                body["properties"].update(option_fields([s.model for s in catalog.models.values()]))
+                body["additionalProperties"] = False  # any other field is a 422
+                body["examples"] = [{"model": name, "n": 1, "seed": 0, "output": ("json", "png")[i % 2]}
+                                    for i, name in enumerate(catalog.names())]
+        return app.openapi_schema
+
+    app.openapi = openapi
