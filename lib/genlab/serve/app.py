@@ -60,7 +60,7 @@ def create_app(catalog: Catalog, limits: Limits = Limits(), workers: int = 2, qu
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_middleware(BodyCap, max_bytes=limits.max_body_bytes)
     app.add_middleware(TokenGate, token=token)  # added last: runs first, before any body is read
-    # documents the bearer token in the schema; the check itself is the middleware below
+    # documents the bearer token in the schema; the check itself is TokenGate
     secured = [Depends(HTTPBearer(auto_error=False))] if token is not None else []
     denied = errors(401) if token is not None else {}
 
