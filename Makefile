@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PROFILE ?= quick
 STAMP := $(VENV)/.genlab-installed
 
-.PHONY: help setup book student-book check-book notebooks test lab slurm serve clean
+.PHONY: help setup book student-book check-book notebooks test lab slurm serve clean gpu-check
 
 help:
 	@echo "make book          set up .venv if missing, run every notebook (PROFILE=$(PROFILE)), build the book"
@@ -15,6 +15,7 @@ help:
 	@echo "make lab           JupyterLab in the project environment"
 	@echo "make serve         generation API and web page over outputs/quick (http://127.0.0.1:8000)"
 	@echo "make slurm         submit the whole pipeline to Slurm (see README)"
+	@echo "make gpu-check     on a GPU node: the gpu tests and GPU measurements into _build/gpu_check/"
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -47,6 +48,9 @@ serve: setup
 
 slurm: setup
 	bash slurm/submit.sh
+
+gpu-check: setup
+	PYTHONPATH=lib $(PY) benchmarks/gpu_check.py
 
 clean:
 	rm -rf _build
