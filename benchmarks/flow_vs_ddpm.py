@@ -3,7 +3,7 @@
 Trains (or resumes) the quick-profile flow with each coupling in ``--couplings`` and the quick-profile DDPM (the
 parameters cell of notebooks/03_ddpm.ipynb), all with the same U-Net, epochs and batch, under run names
 ``<run>-<coupling>`` and ``<run>``. Then scores every setting on the same ``--samples`` class-balanced samples
-and seeds in the classifier feature space (genlab.eval.metrics.evaluate, 95% block intervals):
+and seeds in the classifier feature space (genlab.eval.evaluation.evaluate, 95% block intervals):
 
 - the flow's Euler, midpoint and Heun at each NFE of ``--nfe`` (metrics.json ``solver_sweep``);
 - the DDPM's DDIM (eta 0) and DPM-Solver++(2M) at the same NFE and at 20 (``sampler_sweep``);

@@ -12,8 +12,8 @@ import pandas as pd
 import torch
 
 from ...data import to_uint8
-from ...plots import make_grid
-from ..ddpm.figures import _imshow, show_guidance  # noqa: F401  (the guidance trade-off figure is kind-agnostic)
+from ...plots import make_grid, show_image
+from ..ddpm.figures import show_guidance  # noqa: F401  (the guidance trade-off figure is kind-agnostic)
 from .sweep import SOLVER_LABELS
 
 
@@ -34,7 +34,7 @@ def show_trajectories(trained, labels=(0, 3, 7), seed: int = 0, frames: int = 8,
     fig, axes = plt.subplots(len(labels), len(xs), figsize=(1.2 * len(xs), 1.25 * len(labels) + 0.5), squeeze=False)
     for j, (x, t) in enumerate(zip(xs, ts)):
         for i in range(len(labels)):
-            _imshow(axes[i, j], x[i], f"t = {t:.2f}" if i == 0 else None)
+            show_image(axes[i, j], x[i], f"t = {t:.2f}" if i == 0 else None)
     fig.suptitle(f"trajectories x_t from noise (t = 0) to digits (t = 1), {solver} with {steps} steps")
     fig.tight_layout()
     return fig
@@ -109,6 +109,6 @@ def show_solvers(trained, nfe: int = 4, per_class: int = 2, seed: int = 0):
     fig, axes = plt.subplots(1, len(settings), figsize=(3.6 * len(settings), 0.45 * per_class + 1.4), squeeze=False)
     for ax, (s, k_nfe) in zip(axes[0], settings):
         images = trained.sample(len(y) if y is not None else 20, labels=y, seed=seed, **trained.options_for(s, k_nfe))
-        _imshow(ax, make_grid(images, nrow=k), f"{SOLVER_LABELS[s]}, NFE {k_nfe}")
+        show_image(ax, make_grid(images, nrow=k), f"{SOLVER_LABELS[s]}, NFE {k_nfe}")
     fig.tight_layout()
     return fig

@@ -1,7 +1,7 @@
 """Quality against NFE: Euler, midpoint and Heun at equal network evaluations on one trained flow.
 
 Every (solver, NFE) setting draws the same ``n`` class-balanced samples from the same seeds and is
-scored by :func:`genlab.eval.metrics.evaluate`. A setting is named by its NFE ('heun-7' is 4 Heun
+scored by :func:`genlab.eval.evaluation.evaluate`. A setting is named by its NFE ('heun-7' is 4 Heun
 steps, the last one Euler), the unit shared with the DDPM's samplers (DDIM and DPM-Solver++ spend one evaluation per step).
 Results go to ``metrics.json`` under ``solver_sweep``, so a rerun skips the settings already scored.
 """
@@ -22,7 +22,7 @@ def solver_sweep(trained, nfe=(2, 4, 8, 16), solvers=("euler", "midpoint", "heun
                  verbose: bool = True, **eval_options) -> pd.DataFrame:
     """Score every solver at the largest NFE it reaches up to each of ``nfe`` (midpoint: even, Heun: odd, its last
     step being Euler); one row per setting."""
-    from ...eval.metrics import evaluate, evaluation_key, stored_evaluation
+    from ...eval.evaluation import evaluate, evaluation_key, stored_evaluation
     if n == 0:
         return pd.DataFrame()
     if n < SUBSETS * MIN_BLOCK:
