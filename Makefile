@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PROFILE ?= quick
 STAMP := $(VENV)/.genlab-installed
 
-.PHONY: help setup book student-book check-book notebooks test lab slurm serve clean
+.PHONY: help setup book student-book check-book notebooks test lab slurm serve grade clean
 
 help:
 	@echo "make book          set up .venv if missing, run every notebook (PROFILE=$(PROFILE)), build the book"
@@ -15,6 +15,7 @@ help:
 	@echo "make lab           JupyterLab in the project environment"
 	@echo "make serve         generation API and web page over outputs/quick (http://127.0.0.1:8000)"
 	@echo "make slurm         submit the whole pipeline to Slurm (see README)"
+	@echo "make grade SUBMISSIONS=dir   run every submitted notebook with the hidden tests: _build/grades/<dir>/gradebook.csv + feedback/"
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -47,6 +48,10 @@ serve: setup
 
 slurm: setup
 	bash slurm/submit.sh
+
+SUBMISSIONS ?= submissions
+grade: setup
+	$(PY) -m genlab grade $(SUBMISSIONS)
 
 clean:
 	rm -rf _build

@@ -155,6 +155,30 @@ def cmd_install_kernel(args: argparse.Namespace) -> None:
     print(f"registered the genlab kernel ({sys.executable}) in {spec_dir}")
 
 
+def cmd_grade(args: argparse.Namespace) -> None:
+    """Execute every submitted notebook with the hidden tests; write the grade book and feedback files."""
+    from .grade.batch import collect, grade_folder
+    out = Path(args.out or Path("_build") / "grades" / Path(args.submissions).resolve().name)
+    if args.collect:
+        print(f"grade book: {collect(out)}")
+        return
+    grade_folder(Path(args.submissions), out, timeout=args.timeout, jobs=args.jobs,
+                 parameters=parse_assignments(args.p), task=args.task, tasks=args.tasks)
+
+
+def add_grade_parser(sub) -> None:
+    sp = sub.add_parser("grade", help="run every submitted notebook with the hidden tests: grade book + feedback")
+    sp.add_argument("submissions", help="folder with one folder (or one notebook) per student")
+    sp.add_argument("--out", help="where the grade book, feedback/ and results/ go (default: _build/grades/<folder>)")
+    sp.add_argument("--timeout", type=float, default=300, help="seconds one notebook may run (default 300)")
+    sp.add_argument("--jobs", type=int, help="notebooks at once (default: the cores this process may use)")
+    sp.add_argument("-p", action="append", metavar="NAME=VALUE", help="notebook parameter, e.g. num_samples=20000")
+    sp.add_argument("--task", type=int, default=0, help="grade only submissions task, task+tasks, ... (Slurm arrays)")
+    sp.add_argument("--tasks", type=int, default=1)
+    sp.add_argument("--collect", action="store_true", help="only rebuild the grade book from <out>/results")
+    sp.set_defaults(func=cmd_grade)
+
+
 def cmd_download(args: argparse.Namespace) -> None:
     from .data import download
     path = download(args.name, args.data_dir)
@@ -256,6 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--step-size", dest="step_size", type=float)
     sp.set_defaults(func=cmd_evaluate)
     add_serve_parser(sub)
+    add_grade_parser(sub)
     return p
 
 
