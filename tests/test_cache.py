@@ -52,13 +52,19 @@ def book(tmp_path, monkeypatch):
     nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "genlab", "display_name": "genlab", "language": "python"}})
     params = nbformat.v4.new_code_cell('n = 1\nrun = "quick"\noutput_dir = "outputs"')
     params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, nbformat.v4.new_code_cell("from genlab.base import files\nprint('a ran', n)")]
+    # a reads the dataset and checkpoints (it imports their readers; never executed, the cache reads imports)
+    readers = "if False:\n    from genlab import data\n    from genlab.train import checkpoint\n"
+    nb.cells = [params, nbformat.v4.new_code_cell(readers + "from genlab.base import files\nprint('a ran', n)")]
     nbformat.write(nb, root / "ch" / "a.ipynb")
     (root / "ch" / "b.md").write_text(TEXT_NOTEBOOK)
     lib = tmp_path / "lib"
     shutil.copytree(REAL_LIB / "genlab" / "base", lib / "genlab" / "base")
     (lib / "genlab" / "__init__.py").write_text((REAL_LIB / "genlab" / "__init__.py").read_text())
     (lib / "genlab" / "unused.py").write_text("X = 1\n")
+    shutil.copy2(REAL_LIB / "genlab" / "data.py", lib / "genlab" / "data.py")
+    (lib / "genlab" / "train").mkdir()
+    for name in ("__init__.py", "checkpoint.py"):
+        shutil.copy2(REAL_LIB / "genlab" / "train" / name, lib / "genlab" / "train" / name)
     monkeypatch.setattr(runner, "LIB_ROOT", lib)
     return root, lib
 
@@ -112,19 +118,22 @@ def test_unchanged_book_is_skipped_and_each_change_reexecutes_only_what_depends_
     assert status["ch/a.ipynb"] == "executed: library changed"
 
 
-def test_inputs_dataset_and_checkpoints_invalidate(book, capsys):
+def test_inputs_dataset_and_checkpoints_invalidate_the_notebooks_that_read_them(book, capsys):
+    """a imports the dataset and checkpoint readers, b neither: only a depends on data/ and outputs/<run>/*.pt."""
     root, _ = book
     run(root, capsys)
     (root / "data").mkdir()
     (root / "data" / "digits.npz").write_bytes(b"new dataset")
-    assert set(run(root, capsys).values()) == {"executed: inputs changed"}
+    assert run(root, capsys) == {"ch/a.ipynb": "executed: inputs changed", "ch/b.md": "skipped"}
     ckpt = root / "outputs" / "quick" / "dcgan" / "checkpoint.pt"
     ckpt.parent.mkdir(parents=True)
     ckpt.write_bytes(b"weights")
-    assert set(run(root, capsys).values()) == {"executed: inputs changed"}
+    assert run(root, capsys) == {"ch/a.ipynb": "executed: inputs changed", "ch/b.md": "skipped"}
     assert set(run(root, capsys).values()) == {"skipped"}
     os.utime(ckpt, ns=(ckpt.stat().st_atime_ns, ckpt.stat().st_mtime_ns + 10**9))  # retrained: a newer file
-    assert set(run(root, capsys).values()) == {"executed: inputs changed"}
+    assert run(root, capsys) == {"ch/a.ipynb": "executed: inputs changed", "ch/b.md": "skipped"}
+    (ckpt.parent / "metrics.json").write_text("{}")  # results a chapter writes are not inputs
+    assert set(run(root, capsys).values()) == {"skipped"}
 
 
 def test_no_cache_missing_copy_and_failures_reexecute(book, capsys):

@@ -7,9 +7,10 @@ A notebook's fingerprint has five parts, each a SHA-256:
 - ``library``: every ``genlab`` module it imports, followed through the library's own imports
   (relative ones and module names in strings, as the model registry uses), so an edit to
   ``genlab/sampling`` re-executes the chapters that sample and leaves the theory chapters alone;
-- ``inputs``: every file under its input folders (the dataset folder and its run's output folder:
-  checkpoints), by path, size and modification time, so a retrained checkpoint or a new dataset
-  counts as a change without reading gigabytes on every build;
+- ``inputs``: the dataset folder (when it imports ``genlab.data``) and the checkpoints (``*.pt``) of its
+  run's output folder (when it imports ``genlab.train.checkpoint``, as every model does), by path, size
+  and modification time, so a retrained checkpoint or a new dataset counts as a change without reading
+  gigabytes on every build, and a chapter that loads neither is not re-run when a model retrains;
 - ``environment``: the Python version and the versions of the packages that compute the results.
 
 After a successful execution the runner stores the fingerprint in ``<build>/cache/<page>.json``; the
@@ -96,19 +97,25 @@ def library_files(code: str, lib_root: Path) -> list[Path]:
     return sorted(set(seen.values()))
 
 
-def _files_stat(folders: Iterable[Path]) -> list[tuple[str, int, int]]:
+# What a notebook reads, by the library module that reads it: (module file, glob under the folder)
+READERS = {"data": ("genlab/data.py", "*"), "checkpoints": ("genlab/train/checkpoint.py", "*.pt")}
+
+
+def input_globs(library: Iterable[Path], lib_root: Path, folders: dict[str, Path]) -> list[tuple[Path, str]]:
+    """``(folder, glob)`` of the inputs a notebook can read: a kind of input counts when its reader is imported."""
+    names = {str(p.relative_to(lib_root)) for p in library}
+    return [(Path(folders[kind]), pattern) for kind, (module, pattern) in READERS.items()
+            if kind in folders and module in names]
+
+
+def inputs_digest(inputs: Iterable[tuple[Path, str]]) -> str:
     rows = []
-    for folder in folders:
-        folder = Path(folder)
-        files = [folder] if folder.is_file() else sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
-        for p in files:
-            st = p.stat()
-            rows.append((str(p), st.st_size, st.st_mtime_ns))
-    return rows
-
-
-def inputs_digest(folders: Iterable[Path]) -> str:
-    return _sha(json.dumps(_files_stat(folders)).encode())
+    for folder, pattern in inputs:
+        for p in sorted(folder.rglob(pattern)) if folder.is_dir() else []:
+            if p.is_file():
+                st = p.stat()
+                rows.append((str(p), st.st_size, st.st_mtime_ns))
+    return _sha(json.dumps(rows).encode())
 
 
 def environment_digest() -> str:
@@ -122,14 +129,18 @@ def environment_digest() -> str:
 
 
 def fingerprint(source: Path, code: str, parameters: dict[str, Any], lib_root: Path,
-                inputs: Iterable[Path]) -> dict[str, str]:
-    """The five digests of one notebook (``code``: its code cells, whose imports decide ``library``)."""
+                folders: dict[str, Path]) -> tuple[dict[str, str], list[tuple[Path, str]]]:
+    """The five digests of one notebook (``code``: its code cells, whose imports decide ``library`` and which
+    of ``folders`` (``data``, ``checkpoints``) are its inputs), and those inputs (for :func:`inputs_digest`)."""
+    files = library_files(code, lib_root)
     library = hashlib.sha256()
-    for path in library_files(code, lib_root):
+    for path in files:
         library.update(str(path.relative_to(lib_root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    inputs = input_globs(files, lib_root, folders)
     return {"source": _sha(Path(source).read_bytes()),
             "parameters": _sha(json.dumps(parameters, sort_keys=True, default=str).encode()),
-            "library": library.hexdigest(), "inputs": inputs_digest(inputs), "environment": environment_digest()}
+            "library": library.hexdigest(), "inputs": inputs_digest(inputs),
+            "environment": environment_digest()}, inputs
 
 
 class ExecutionCache:

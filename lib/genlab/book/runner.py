@@ -48,12 +48,12 @@ def papermill_input(root: Path, nb: Path, build: Path) -> Path:
     return write_notebook(read_notebook(root / nb), build / "text" / executed_name(nb))
 
 
-def input_folders(root: Path, declared: dict[str, Any], params: dict[str, Any]) -> list[Path]:
-    """What a notebook reads besides its source and the library: the dataset folder and its run's outputs."""
+def input_folders(root: Path, declared: dict[str, Any], params: dict[str, Any]) -> dict[str, Path]:
+    """Where a notebook's inputs live: the dataset folder and its run's output folder (checkpoints)."""
     value = lambda name, default: params.get(name, (declared.get(name) or {}).get("default", default))
     strip = lambda v: str(v).strip("\"'")
-    output = root / strip(value("output_dir", "outputs")) / strip(value("run", "quick"))
-    return [root / strip(value("data_dir", "data")), output]
+    return {"data": root / strip(value("data_dir", "data")),
+            "checkpoints": root / strip(value("output_dir", "outputs")) / strip(value("run", "quick"))}
 
 
 def code_of(nb) -> str:
@@ -91,8 +91,8 @@ def run_notebooks(profile: str = "quick", only: Iterable[str] | None = None, par
             out = build / "src" / executed_name(nb)
             out.parent.mkdir(parents=True, exist_ok=True)
             shown = ", ".join(f"{k}={v!r}" for k, v in params.items()) or "notebook defaults"
-            folders = input_folders(root, declared[nb], params)
-            parts = fingerprint(root / nb, code_of(read_notebook(inputs[nb])), params, LIB_ROOT, folders)
+            parts, reads = fingerprint(root / nb, code_of(read_notebook(inputs[nb])), params, LIB_ROOT,
+                                       input_folders(root, declared[nb], params))
             reasons = store.stale(nb, parts, out) if cache else ["cache off"]
             if not reasons:
                 print(f"==> [{i}/{len(todo)}] {nb}: unchanged since its executed copy {out} "
@@ -113,9 +113,9 @@ def run_notebooks(profile: str = "quick", only: Iterable[str] | None = None, par
                                      exc.ename) from exc
             print(f"<== {nb} done in {format_seconds(time.perf_counter() - t0)}", flush=True)
             executed.append(out)
-            done.append((nb, parts, folders))
+            done.append((nb, parts, reads))
     finally:
         # inputs as the run leaves them: a chapter's own checkpoint must not make it stale next time
-        for nb, parts, folders in done:
-            store.store(nb, {**parts, "inputs": inputs_digest(folders)})
+        for nb, parts, reads in done:
+            store.store(nb, {**parts, "inputs": inputs_digest(reads)})
     return executed
