@@ -9,7 +9,7 @@ STAMP := $(VENV)/.genlab-installed
 LOCK := requirements.lock
 UNLOCKED ?=
 
-.PHONY: help setup lock book student-book check-book notebooks test lab slurm serve grade clean
+.PHONY: help setup lock book student-book check-book notebooks test lab slurm serve grade handout clean
 
 help:
 	@echo "make book          set up .venv if missing, run every notebook (PROFILE=$(PROFILE)), build the book"
@@ -21,6 +21,7 @@ help:
 	@echo "make lab           JupyterLab in the project environment"
 	@echo "make serve         generation API and web page over outputs/quick (http://127.0.0.1:8000)"
 	@echo "make slurm         submit the whole pipeline to Slurm (see README)"
+	@echo "make handout       _build/handout/genlab-handout(.zip): student notebooks (no solutions, checks kept), library, setup"
 	@echo "make grade SUBMISSIONS=dir   run every submitted notebook with the hidden tests: _build/grades/<dir>/gradebook.csv + feedback/"
 
 $(STAMP): pyproject.toml $(LOCK)
@@ -70,6 +71,9 @@ slurm: setup
 SUBMISSIONS ?= submissions
 grade: setup
 	$(PY) -m genlab grade $(SUBMISSIONS)
+
+handout: setup
+	$(PY) -m genlab handout
 
 clean:
 	rm -rf _build

@@ -133,3 +133,17 @@ def test_unknown_exercise_or_chapter_is_a_clear_error():
         exercises.grade({}, "nope")
     result = exercises.evaluate("ex-diff-constant-beta", {})
     assert not result.passed and "beta_const" in result.message and "run the chapter" in result.message
+
+
+def test_handout_holds_student_notebooks_with_checks_and_the_library(tmp_path):
+    from genlab.book.handout import write_handout
+    archive = write_handout(tmp_path, root=ROOT)
+    folder = tmp_path / "genlab-handout"
+    assert archive.is_file() and (folder / "README.md").is_file() and (folder / "requirements.lock").is_file()
+    assert (folder / "lib" / "genlab" / "exercises" / "__init__.py").is_file()
+    for name, path in CHAPTERS.items():
+        text = (folder / "theory" / path.name).read_text()
+        assert text.startswith("---\njupytext:")  # still a text notebook
+        assert "solution-start" not in text and len(CHECK.findall(text)) >= 5
+        assert "theta_star = optimize.brentq" not in text and "t_half_const = math.log(2)" not in text  # solution code
+    assert (folder / "notebooks").is_dir()

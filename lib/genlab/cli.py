@@ -166,6 +166,11 @@ def cmd_grade(args: argparse.Namespace) -> None:
                  parameters=parse_assignments(args.p), task=args.task, tasks=args.tasks)
 
 
+def cmd_handout(args: argparse.Namespace) -> None:
+    from .book.handout import write_handout
+    write_handout(args.out)
+
+
 def add_grade_parser(sub) -> None:
     sp = sub.add_parser("grade", help="run every submitted notebook with the hidden tests: grade book + feedback")
     sp.add_argument("submissions", help="folder with one folder (or one notebook) per student")
@@ -177,6 +182,9 @@ def add_grade_parser(sub) -> None:
     sp.add_argument("--tasks", type=int, default=1)
     sp.add_argument("--collect", action="store_true", help="only rebuild the grade book from <out>/results")
     sp.set_defaults(func=cmd_grade)
+    sp = sub.add_parser("handout", help="the students' folder and zip: notebooks without solutions, the library, setup")
+    sp.add_argument("--out", help="default: _build/handout")
+    sp.set_defaults(func=cmd_handout)
 
 
 def cmd_download(args: argparse.Namespace) -> None:

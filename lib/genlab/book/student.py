@@ -54,11 +54,15 @@ def strip_solutions(nb: dict, name: str = "notebook") -> tuple[dict, int]:
     return {**nb, "cells": cells}, count
 
 
-def student_notebook(source: Path, dest: Path) -> int:
+def student_notebook(source: Path, dest: Path, clear_outputs: bool = False) -> int:
     """Write the student copy of the notebook ``source`` (``.md`` or ``.ipynb``) to ``dest``, in ``dest``'s
     form; returns how many solutions were removed."""
     import nbformat
     nb = read_notebook(source)
+    if clear_outputs:
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                cell.outputs, cell.execution_count = [], None
     stripped, count = strip_solutions(nb, str(source))
     write_notebook(nbformat.from_dict(stripped), dest)
     return count
