@@ -149,3 +149,14 @@ def test_no_cache_missing_copy_and_failures_reexecute(book, capsys):
     capsys.readouterr()
     (root / "ch" / "b.md").write_text(TEXT_NOTEBOOK)  # back to the source of the last good copy
     assert run(root, capsys)["ch/b.md"] == "executed: never executed with the cache"  # a failed run is never cached
+
+
+def test_staging_collapses_the_parameters_cell(book, capsys):
+    from genlab.book.build import collapse_parameters, stage
+    root, _ = book
+    run(root, capsys)
+    stage(root, root / "_build" / "src")
+    executed = nbformat.read(root / "_build" / "src" / "ch" / "a.ipynb", as_version=4)
+    tags = [c.metadata.get("tags", []) for c in executed.cells]
+    assert tags[0] == ["parameters", "hide-input"]
+    assert not collapse_parameters(root / "_build" / "src" / "ch" / "a.ipynb")  # once is enough

@@ -21,6 +21,23 @@ from .student import stage_student
 from .toc import toc_files
 
 ASSETS = {".png", ".jpg", ".jpeg", ".svg", ".gif", ".bib"}
+COLLAPSED = "hide-input"  # myst-nb: the cell's code behind a "Show code cell source" toggle, its output shown
+
+
+def collapse_parameters(executed: Path) -> bool:
+    """Tag the parameters cell of an executed notebook ``hide-input``: a reader meets the prose first, while
+    papermill's injected cell (the parameters this run changed) stays in view. Returns whether it changed."""
+    import nbformat
+    nb = nbformat.read(executed, as_version=4)
+    changed = False
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if "parameters" in tags and COLLAPSED not in tags:
+            cell.metadata["tags"] = [*tags, COLLAPSED]
+            changed = True
+    if changed:
+        nbformat.write(nb, executed)
+    return changed
 
 
 def stage(root: Path, src: Path) -> None:
@@ -40,6 +57,7 @@ def stage(root: Path, src: Path) -> None:
         if not (src / executed_name(page)).exists():
             raise FileNotFoundError(f"{page} has not been executed yet ({src / executed_name(page)} is missing): "
                                     f"run `python -m genlab run-notebooks` first")
+        collapse_parameters(src / executed_name(page))
         if page.suffix == ".md":  # the executed .ipynb is the page; a second source would be ambiguous
             (src / page).unlink(missing_ok=True)
     for folder in {p.parent for p in pages}:
