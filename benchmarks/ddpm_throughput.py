@@ -83,7 +83,7 @@ def sides(args: argparse.Namespace, worker: str) -> tuple[dict, dict]:
     device = torch.device(args.device)
     if device.type == "cpu" and keep:
         keep_freed_memory()  # as genlab's training loop does on the CPU
-    quick = notebook_defaults(project_root() / "notebooks" / "02_ddpm.ipynb")
+    quick = notebook_defaults(project_root() / "notebooks" / "03_ddpm.ipynb")
     config = DDPMConfig.from_dict({**quick, **parse_assignments(args.params), "device": args.device})
     torch.manual_seed(0)
     ours, diffusion = build(config, args.channels, 10)

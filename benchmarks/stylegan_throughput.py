@@ -62,7 +62,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     device = select_device(args.device)
-    quick = notebook_defaults(project_root() / "notebooks" / "05_stylegan.ipynb")
+    quick = notebook_defaults(project_root() / "notebooks" / "02_stylegan.ipynb")
     config = StyleGANConfig.from_dict({**quick, **parse_assignments(args.params), "augment_p": args.augment_p,
                                        "ada": False, "device": str(device)})
     print(f"StyleGAN2-ADA lite step (the chapter's quick nets), {config.image_size} px x {args.channels} ch, "

@@ -111,7 +111,7 @@ def test_cli_sample(trained, tmp_path):
 @pytest.mark.notebook
 def test_notebook_runs_at_smoke_profile(tmp_path):
     from genlab.book.runner import run_notebooks
-    [executed] = run_notebooks("smoke", only=["02_ddpm"], parameters={"output_dir": str(tmp_path)},
+    [executed] = run_notebooks("smoke", only=["03_ddpm"], parameters={"output_dir": str(tmp_path)},
                                build_dir=tmp_path / "_build", log_output=False)
     nb = json.loads(executed.read_text())
     errors = [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]

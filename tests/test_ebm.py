@@ -244,7 +244,7 @@ def test_config_rejects_bad_values():
 
 def test_notebook_runs_at_smoke_profile(tmp_path):
     from genlab.book.runner import run_notebooks
-    out = run_notebooks(profile="smoke", only=["03_ebm"], parameters={"output_dir": str(tmp_path)},
+    out = run_notebooks(profile="smoke", only=["05_ebm"], parameters={"output_dir": str(tmp_path)},
                         build_dir=str(tmp_path / "_build"), log_output=False)
     assert len(out) == 1 and out[0].exists()
     run = tmp_path / "smoke" / "ebm"

