@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import jupytext
 import nbformat
 
 # A small notebook that answers the EBM chapter's exercises the way a student would, without the chapter's
@@ -52,6 +53,7 @@ def submission(kind: str) -> tuple[str, str]:
     correct = notebook(GIVEN, ANSWERS, CHECK)
     return {
         "correct": ("ebm.ipynb", correct),
+        "correct-md": ("ebm.md", jupytext.writes(nbformat.reads(correct, as_version=4), fmt="md:myst")),  # saved from Lab
         "wrong": ("ebm.ipynb", notebook(GIVEN, ANSWERS, WRONG, CHECK)),
         "syntax": ("ebm.ipynb", notebook(GIVEN, ANSWERS.replace("theta_star = 1", "theta_star = (1"), CHECK)),
         "loop": ("ebm.ipynb", notebook(GIVEN, ANSWERS, "while True:\n    pass\n")),  # never returns
@@ -60,7 +62,8 @@ def submission(kind: str) -> tuple[str, str]:
     }[kind]
 
 
-CLASS = {"ada": "correct", "ben": "wrong", "cy": "syntax", "dee": "loop", "eve": "truncated", "fay": "not"}
+CLASS = {"ada": "correct", "ben": "wrong", "cy": "syntax", "dee": "loop", "eve": "truncated", "fay": "not",
+         "gus": "correct-md"}
 
 
 def synthetic_class(folder: Path, students: dict[str, str] = CLASS) -> dict[str, str]:
