@@ -22,6 +22,10 @@ def test_install_kernel_writes_spec_for_this_interpreter(tmp_path):
     assert spec_dir == tmp_path / "share" / "jupyter" / "kernels" / KERNEL_NAME
     spec = json.loads((spec_dir / "kernel.json").read_text())
     assert spec["argv"][0] == sys.executable and "{connection_file}" in spec["argv"]
+    # JupyterLab opens the MyST Markdown chapters as notebooks (jupytext's view) on a double click
+    overrides = json.loads((tmp_path / "share" / "jupyter" / "lab" / "settings" / "overrides.json").read_text())
+    viewers = overrides["@jupyterlab/docmanager-extension:plugin"]["defaultViewers"]
+    assert viewers["markdown"] == viewers["myst"] == "Jupytext Notebook"
 
 
 def test_plain_papermill_runs_a_notebook_at_the_smoke_profile(tmp_path):
