@@ -30,6 +30,10 @@ from .student import stage_student, strip_solutions  # noqa: F401
 from .toc import select, toc_files, toc_notebooks  # noqa: F401
 
 
+__all__ = ["NotebookFailed", "run_notebooks", "build_book", "stage", "KERNEL_BOOT", "KERNEL_NAME", "ensure_kernel",
+           "install_kernel", "write_kernelspec", "PROFILES", "profile_parameters", "StopForwarder",
+           "forwarding_stop_signal", "stage_student", "strip_solutions", "select", "toc_files", "toc_notebooks"]
+
 LIB_ROOT = Path(__file__).resolve().parents[2]  # the folder holding the genlab package the kernel imports
 
 

@@ -52,8 +52,8 @@ def read_submission(path: Path, copy: Path):
             raise Unreadable("a Markdown file without code cells: not a MyST notebook")
         return nb
     if not text.lstrip().startswith("{"):
-        raise Unreadable(f"not a notebook: neither notebook JSON (.ipynb) nor a MyST Markdown notebook (.md); "
-                         f"save the notebook from JupyterLab and submit that file")
+        raise Unreadable("not a notebook: neither notebook JSON (.ipynb) nor a MyST Markdown notebook (.md); "
+                         "save the notebook from JupyterLab and submit that file")
     try:
         json.loads(text)
     except json.JSONDecodeError as exc:
