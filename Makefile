@@ -9,13 +9,14 @@ STAMP := $(VENV)/.genlab-installed
 LOCK := requirements.lock
 UNLOCKED ?=
 
-.PHONY: help setup lock book student-book check-book notebooks test lab slurm serve grade handout clean
+.PHONY: help setup lock book student-book check-book notebooks test test-fast lab slurm serve grade handout clean gpu-check
 
 help:
 	@echo "make book          set up .venv if missing, run every notebook (PROFILE=$(PROFILE)), build the book"
 	@echo "make test          set up .venv if missing, run the test suite"
 	@echo "make setup         .venv with the exact versions of requirements.lock (UNLOCKED=1: pyproject.toml's ranges)"
 	@echo "make lock          refresh requirements.lock (newest versions pyproject.toml allows, torch per requirements.pins)"
+	@echo "make test-fast     the tests not marked slow, notebook or slurm (a few minutes: for each change)"
 	@echo "make student-book  build the book with exercise solutions hidden (after make book)"
 	@echo "make check-book    open every page of the built book in headless Chromium; fail on broken images/links, JS errors, raw TeX, too-wide pages"
 	@echo "make lab           JupyterLab in the project environment"
@@ -23,6 +24,7 @@ help:
 	@echo "make slurm         submit the whole pipeline to Slurm (see README)"
 	@echo "make handout       _build/handout/genlab-handout(.zip): student notebooks (no solutions, checks kept), library, setup"
 	@echo "make grade SUBMISSIONS=dir   run every submitted notebook with the hidden tests: _build/grades/<dir>/gradebook.csv + feedback/"
+	@echo "make gpu-check     on a GPU node: the gpu tests and GPU measurements into _build/gpu_check/"
 
 $(STAMP): pyproject.toml $(LOCK)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -56,6 +58,9 @@ student-book: setup
 test: setup
 	$(PY) -m pytest -q
 
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow and not notebook and not slurm"
+
 check-book: setup
 	$(PY) -m genlab check-book
 
@@ -74,6 +79,9 @@ grade: setup
 
 handout: setup
 	$(PY) -m genlab handout
+
+gpu-check: setup
+	PYTHONPATH=lib $(PY) benchmarks/gpu_check.py
 
 clean:
 	rm -rf _build

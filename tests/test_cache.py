@@ -61,7 +61,7 @@ def book(tmp_path, monkeypatch):
     shutil.copytree(REAL_LIB / "genlab" / "base", lib / "genlab" / "base")
     (lib / "genlab" / "__init__.py").write_text((REAL_LIB / "genlab" / "__init__.py").read_text())
     (lib / "genlab" / "unused.py").write_text("X = 1\n")
-    shutil.copy2(REAL_LIB / "genlab" / "data.py", lib / "genlab" / "data.py")
+    shutil.copytree(REAL_LIB / "genlab" / "data", lib / "genlab" / "data", ignore=shutil.ignore_patterns("__pycache__"))
     (lib / "genlab" / "train").mkdir()
     for name in ("__init__.py", "checkpoint.py"):
         shutil.copy2(REAL_LIB / "genlab" / "train" / name, lib / "genlab" / "train" / name)

@@ -27,6 +27,7 @@ def test_install_kernel_writes_spec_for_this_interpreter(tmp_path):
     assert viewers["markdown"] == viewers["myst"] == "Jupytext Notebook"
 
 
+@pytest.mark.slow  # runs a chapter with papermill
 def test_plain_papermill_runs_a_notebook_at_the_smoke_profile(tmp_path):
     """What `make setup` does (install-kernel into the environment), then the venv's own papermill with no
     JUPYTER_PATH: the kernel named in the notebook must be found in the environment's share/jupyter."""

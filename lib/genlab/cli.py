@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from .base.config import parse_assignments
+from .base.config import SEED_MAX, parse_assignments
 
 
 
@@ -75,12 +75,16 @@ def cmd_sample(args: argparse.Namespace) -> None:
     from .data import balanced_labels
     from .models import load_trained
     from .plots import save_grid
+    from .base.outputs import check_output
     out = Path(args.out)
     if out.suffix not in (".pt", ".png"):
         raise ValueError(f"--out {out}: use a .pt file (tensors) or a .png file (a grid)")
+    check_output(out, "--out", force=args.force, inputs=(Path(args.checkpoint),))
     from .models.protocol import MAX_SAMPLES
     if not 1 <= args.n <= MAX_SAMPLES:
         raise ValueError(f"--n {args.n}: ask for 1 to {MAX_SAMPLES} images (run several commands for more)")
+    if not 0 <= args.seed <= SEED_MAX:
+        raise ValueError(f"--seed {args.seed}: out of range; allowed 0..{SEED_MAX}")
     trained = load_trained(args.checkpoint, args.device)
     labels = parse_labels(args.labels, args.n, trained.num_classes)
     if labels is None and trained.num_classes:
@@ -97,8 +101,10 @@ def cmd_sample(args: argparse.Namespace) -> None:
 def cmd_evaluate(args: argparse.Namespace) -> None:
     """Sample ``--n`` images and merge FD/KID/IS/precision/recall/... and the real floor into metrics.json."""
     from .eval.featurenet import FeatureNetConfig
-    from .eval.metrics import evaluate
+    from .eval.evaluation import evaluate
     from .models import load_trained
+    if not 0 <= args.seed <= SEED_MAX:
+        raise ValueError(f"--seed {args.seed}: out of range; allowed 0..{SEED_MAX}")
     trained = load_trained(args.checkpoint, args.device)
     options = sample_options(args)
     feature_config = FeatureNetConfig.from_dict(parse_assignments(args.feature_net))
@@ -175,38 +181,6 @@ def cmd_install_kernel(args: argparse.Namespace) -> None:
     print(f"registered the genlab kernel ({sys.executable}) in {spec_dir}")
 
 
-def cmd_grade(args: argparse.Namespace) -> None:
-    """Execute every submitted notebook with the hidden tests; write the grade book and feedback files."""
-    from .grade.batch import collect, grade_folder
-    out = Path(args.out or Path("_build") / "grades" / Path(args.submissions).resolve().name)
-    if args.collect:
-        print(f"grade book: {collect(out)}")
-        return
-    grade_folder(Path(args.submissions), out, timeout=args.timeout, jobs=args.jobs,
-                 parameters=parse_assignments(args.p), task=args.task, tasks=args.tasks)
-
-
-def cmd_handout(args: argparse.Namespace) -> None:
-    from .book.handout import write_handout
-    write_handout(args.out)
-
-
-def add_grade_parser(sub) -> None:
-    sp = sub.add_parser("grade", help="run every submitted notebook with the hidden tests: grade book + feedback")
-    sp.add_argument("submissions", help="folder with one folder (or one notebook) per student")
-    sp.add_argument("--out", help="where the grade book, feedback/ and results/ go (default: _build/grades/<folder>)")
-    sp.add_argument("--timeout", type=float, default=300, help="seconds one notebook may run (default 300)")
-    sp.add_argument("--jobs", type=int, help="notebooks at once (default: the cores this process may use)")
-    sp.add_argument("-p", action="append", metavar="NAME=VALUE", help="notebook parameter, e.g. num_samples=20000")
-    sp.add_argument("--task", type=int, default=0, help="grade only submissions task, task+tasks, ... (Slurm arrays)")
-    sp.add_argument("--tasks", type=int, default=1)
-    sp.add_argument("--collect", action="store_true", help="only rebuild the grade book from <out>/results")
-    sp.set_defaults(func=cmd_grade)
-    sp = sub.add_parser("handout", help="the students' folder and zip: notebooks without solutions, the library, setup")
-    sp.add_argument("--out", help="default: _build/handout")
-    sp.set_defaults(func=cmd_handout)
-
-
 def cmd_download(args: argparse.Namespace) -> None:
     from .data import download
     path = download(args.name, args.data_dir)
@@ -215,9 +189,9 @@ def cmd_download(args: argparse.Namespace) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> None:
     """The generation service and its page (genlab.serve) over every trained model under --runs."""
-    from .serve.server import serve
+    from .serve.server import parse_budgets, serve
     serve(args.runs, host=args.host, port=args.port, token=args.token, device=args.device, workers=args.workers,
-          queue=args.queue)
+          queue=args.queue, limits=parse_budgets(args.budget))
 
 
 def add_serve_parser(sub) -> None:
@@ -229,6 +203,9 @@ def add_serve_parser(sub) -> None:
     sp.add_argument("--device", default="auto")
     sp.add_argument("--workers", type=int, default=2, help="generations running at once")
     sp.add_argument("--queue", type=int, default=4, help="requests waiting for a worker before 503s")
+    sp.add_argument("--budget", action="append", metavar="[KIND=]N",
+                    help="most images x network steps one request may cost (default 3200 = 64 images at 50 steps), "
+                         "for every kind or one kind (repeatable); shown in GET /models")
     sp.set_defaults(func=cmd_serve)
 
 
@@ -242,8 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--params-dir", help="folder of <notebook stem>.yaml parameter files (overrides --profile)")
         sp.add_argument("-p", action="append", metavar="NAME=VALUE", help="parameter for every notebook that declares it")
         sp.add_argument("--build-dir", default="_build")
-        sp.add_argument("--no-cache", action="store_true", help="execute every notebook, even those unchanged "
-                                                                "since their executed copy")
+        sp.add_argument("--no-cache", action="store_true", help="execute even notebooks unchanged since their last run")
 
     sp = sub.add_parser("all", help="execute every notebook in _toc.yml, then build the book")
     runner_args(sp)
@@ -280,8 +256,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--checkpoint", required=True)
     sp.add_argument("--n", type=int, default=100)
     sp.add_argument("--labels", type=int, nargs="+", help="classes to cycle through (default: balanced)")
-    sp.add_argument("--seed", type=int, default=0)
-    sp.add_argument("--out", required=True, help="FILE.pt (images + labels) or FILE.png (grid)")
+    sp.add_argument("--seed", type=int, default=0, help=f"0..{SEED_MAX}")
+    sp.add_argument("--out", required=True, help="FILE.pt (images + labels) or FILE.png (grid); never a run's own "
+                                                  "files, and an existing file only with --force")
+    sp.add_argument("--force", action="store_true", help="replace an existing --out file")
     sp.add_argument("--device", default="auto")
     add_sampler_flags(sp)
     sp.set_defaults(func=cmd_sample)
@@ -298,7 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_sampler_flags(sp)
     sp.set_defaults(func=cmd_evaluate)
     add_serve_parser(sub)
-    add_grade_parser(sub)
+    from .grade.commands import add_course_parsers
+    add_course_parsers(sub)
     return p
 
 

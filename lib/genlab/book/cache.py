@@ -97,15 +97,15 @@ def library_files(code: str, lib_root: Path) -> list[Path]:
     return sorted(set(seen.values()))
 
 
-# What a notebook reads, by the library module that reads it: (module file, glob under the folder)
-READERS = {"data": ("genlab/data.py", "*"), "checkpoints": ("genlab/train/checkpoint.py", "*.pt")}
+# What a notebook reads, by the library code that reads it: (file or package prefix, glob under the folder)
+READERS = {"data": ("genlab/data", "*"), "checkpoints": ("genlab/train/checkpoint.py", "*.pt")}
 
 
 def input_globs(library: Iterable[Path], lib_root: Path, folders: dict[str, Path]) -> list[tuple[Path, str]]:
     """``(folder, glob)`` of the inputs a notebook can read: a kind of input counts when its reader is imported."""
-    names = {str(p.relative_to(lib_root)) for p in library}
-    return [(Path(folders[kind]), pattern) for kind, (module, pattern) in READERS.items()
-            if kind in folders and module in names]
+    names = [str(p.relative_to(lib_root)) for p in library]
+    return [(Path(folders[kind]), pattern) for kind, (reader, pattern) in READERS.items()
+            if kind in folders and any(n == reader or n.startswith(reader + "/") or n == reader + ".py" for n in names)]
 
 
 def inputs_digest(inputs: Iterable[tuple[Path, str]]) -> str:

@@ -160,7 +160,7 @@ def sweep_task(spec: dict[str, Any], index: int) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- command line
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m genlab.slurm", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m genlab.book.slurm", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
     sp = sub.add_parser("plan", help="lines 'job STAGE NOTEBOOK RESOURCE KIND' (KIND: the model the notebook trains, or -) and 'download DATASET DATA_DIR'")
     sp.add_argument("--profile", default="full")
@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
                 print("-p")
                 print(f"{key}={_yaml_scalar(value)}")
     except (ValueError, OSError) as exc:
-        print(f"genlab.slurm {args.command}: error: {exc}", file=sys.stderr)
+        print(f"genlab.book.slurm {args.command}: error: {exc}", file=sys.stderr)
         return 2
     return 0
 

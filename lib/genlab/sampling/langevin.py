@@ -97,7 +97,7 @@ class ReplayBuffer:
     probability ``reinit`` from uniform noise; :meth:`push` writes the chains back after
     Langevin. ``images`` is updated in place, so it can live in ``TrainState.extra``
     (and is therefore checkpointed and restored). Uses the global torch RNG, whose
-    state ``genlab.training.fit`` checkpoints, so resumed runs draw the same batches.
+    state ``genlab.train.fit`` checkpoints, so resumed runs draw the same batches.
     """
 
     def __init__(self, size: int, shape: tuple[int, ...], reinit: float = 0.05,
