@@ -41,24 +41,10 @@ def parse_labels(labels: list[int] | None, n: int, num_classes: int):
     return torch.tensor(labels * reps, dtype=torch.int64)[:n]
 
 
-def sampler_flags() -> dict[str, tuple[type, list[str]]]:
-    """Every registered kind's sampling options: name -> (type, help per kind), from the registry."""
-    from .models import get, names
-    flags: dict[str, tuple[type, list[str]]] = {}
-    for name in names():
-        kind = get(name)
-        for opt in kind.trained.options(kind.config(), 1).values():
-            typ, helps = flags.setdefault(opt.name, (opt.type, []))
-            if typ is not opt.type:
-                raise TypeError(f"sampling option '{opt.name}' is a {typ.__name__} in one kind and a "
-                                f"{opt.type.__name__} in {name}; one flag cannot take both")
-            helps.append(f"{name}: {opt.help}")
-    return flags
-
-
 def add_sampler_flags(sp: argparse.ArgumentParser) -> None:
     """One flag per sampling option of any kind; the loaded model checks the ones given."""
-    flags = sampler_flags()
+    from .models.registry import sampling_options
+    flags = sampling_options()
     for name, (typ, helps) in flags.items():
         sp.add_argument(f"--{name.replace('_', '-')}", dest=name, type=typ, help="; ".join(helps))
     sp.set_defaults(sampler_option_names=list(flags))
