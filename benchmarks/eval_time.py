@@ -3,7 +3,7 @@
     PYTHONPATH=lib python benchmarks/eval_time.py [--n 5000] [--threads 2]
 
 Trains an 8-step smoke DCGAN in a temporary folder (sample quality is irrelevant for timing),
-then times genlab.eval.metrics.evaluate: once with an empty feature-net cache (the cost the quick
+then times genlab.eval.evaluation.evaluate: once with an empty feature-net cache (the cost the quick
 profile pays once per dataset and resolution), then cached at N = 1,000 and at N. Prints
 seconds and ratios; timings on a shared machine are noisy, compare the ratios.
 """
@@ -16,7 +16,7 @@ import time
 
 import torch
 
-from genlab.eval import metrics
+from genlab.eval import evaluation
 from genlab.models import dcgan
 
 
@@ -39,7 +39,7 @@ def main() -> None:
         rows = []
         for label, n in (("cold cache (trains the feature net)", args.quick_n), ("cached", args.quick_n),
                          ("cached", args.n)):
-            scores, wall, cpu = timed(lambda: metrics.evaluate(trained, n=n, verbose=False))
+            scores, wall, cpu = timed(lambda: evaluation.evaluate(trained, n=n, verbose=False))
             rows.append((label, n, wall, cpu))
             print(f"{label:38} N={n:>6}: {wall:7.1f} s wall, {cpu:7.1f} s CPU "
                   f"(sampling {scores['eval']['sample_seconds_per_100'] * n / 100:.2f} s)", flush=True)

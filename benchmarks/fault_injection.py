@@ -4,7 +4,7 @@ time, and compare the finished runs with an uninterrupted run of the same config
     PYTHONPATH=lib python benchmarks/fault_injection.py [--kills 20] [--kinds dcgan ddpm] [--epochs 10]
 
 Per kind (its smoke parameters on a 90-image folder: a checkpoint and a sample grid every epoch of a few
-steps, see genlab.train.faults): one uninterrupted reference run, timed; then training subprocesses,
+steps, see genlab.tools.faults): one uninterrupted reference run, timed; then training subprocesses,
 each killed (see MODES) after a delay drawn uniformly over the reference's run time, or while a
 checkpoint is being written, or right after the last grid (in the end-of-run phase), and resumed by the
 next. A run that reaches its end before its kill is compared with the reference, and a fresh run
@@ -25,7 +25,7 @@ from pathlib import Path
 from genlab.base.files import TEMP_SUFFIX
 from genlab.base.run_folder import RunFolder
 from genlab.models import names
-from genlab.train import faults
+from genlab.tools import faults
 
 
 # Where kills are aimed, with their weights: a random delay over the reference's run time, the moment a

@@ -1,13 +1,41 @@
-"""Shared fixtures: the project root, one smoke run of every notebook, and a headless Chromium."""
+"""Shared fixtures (the project root, one smoke run of every notebook, a headless Chromium) and the skip check:
+a test that skips without a line in tests/expected_skips.txt fails the session."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
+_skipped: dict[str, str] = {}  # test id -> reason, for every skip of this session
+
+
+def pytest_runtest_logreport(report):
+    if report.skipped and not hasattr(report, "wasxfail"):
+        longrepr = report.longrepr
+        _skipped[report.nodeid] = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+
+
+def _unexpected_skips() -> dict[str, str]:
+    from skips import ALLOW_LIST, rules, unexpected
+    required = set(os.environ.get("GENLAB_REQUIRE", "").split())
+    return unexpected(_skipped, rules(ALLOW_LIST.read_text(), required))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if exitstatus == 0 and _unexpected_skips():
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter):
+    bad = _unexpected_skips()
+    if bad:
+        terminalreporter.section("unexpected skips (not in tests/expected_skips.txt): the run fails", red=True)
+        for test, reason in bad.items():
+            terminalreporter.write_line(f"{test}: {reason}")
 
 
 @pytest.fixture(autouse=True)

@@ -12,6 +12,8 @@ from genlab.eval.featurenet import FeatureNetConfig
 from genlab.models.protocol import Option, TrainedModel
 from genlab.train.checkpoint import load_checkpoint
 
+pytestmark = pytest.mark.slow  # trains every registered kind
+
 TINY_FEATURES = FeatureNetConfig(width=4, epochs=1, batch_size=64, max_train=256)
 
 
@@ -58,5 +60,8 @@ def test_every_model_kind_keeps_the_contract(name, tmp_path):
     assert {"fd", "kid", "precision", "recall"} <= set(scores)
     assert "fd" in loaded.metrics() and loaded.folder.history.is_file() and loaded.sample_paths
 
-    fig = plots.show_class_samples(loaded, per_class=1, seed=0)
-    assert fig is not None
+    ax = plots.show_class_samples(loaded, per_class=1, seed=0)
+    c, h, w = loaded.image_shape()  # one row of one sample per class, or a 3 x 3 grid of 8 unconditional ones
+    rows, cols = (1, loaded.num_classes) if loaded.num_classes else (3, 3)
+    assert len(ax.images) == 1
+    assert ax.images[0].get_array().shape[:2] == (rows * (h + 2) + 2, cols * (w + 2) + 2)

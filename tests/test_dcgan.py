@@ -7,7 +7,7 @@ from genlab.models import dcgan
 from genlab.models.dcgan import training as dcgan_train
 from genlab.cli import main as cli_main
 from genlab.train.checkpoint import CheckpointError, RunMismatchError, load_checkpoint
-from genlab.train import faults
+from genlab.tools import faults
 from genlab.train.fit import DivergenceError, is_saturated
 from genlab.train.signals import TrainingInterrupted
 

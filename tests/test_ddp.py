@@ -14,15 +14,17 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
 
 from genlab.models import registry
+from genlab.tools.waits import any_file, wait_until
 from genlab.train import distributed
 from genlab.train.checkpoint import load_checkpoint
+
+pytestmark = pytest.mark.slow  # every test launches torchrun with 2 training processes
 
 ROOT = Path(__file__).resolve().parents[1]
 # Tolerance of the 1-vs-2-process comparison: float32 sums in another order (the all-reduce of the
@@ -115,11 +117,9 @@ def test_sigusr1_on_one_rank_stops_all_ranks_with_one_checkpoint(tmp_path):
                              "-m", "genlab", "train", "dcgan", *args], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        config = tmp_path / "r" / "dcgan" / "config.json"  # written by rank 0 once all ranks are set up
-        deadline = time.time() + 120
-        while not config.exists() and time.time() < deadline and proc.poll() is None:
-            time.sleep(0.2)
-        time.sleep(1.0)
+        # the first sample grid: both ranks are in the training loop (its signal handler set), past the
+        # collectives of its first epoch
+        wait_until(any_file(tmp_path / "r" / "dcgan" / "samples", "*.png"), 300, "first sample grid", proc)
         ranks = [int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
         assert len(ranks) == 2
         os.kill(max(ranks), signal.SIGUSR1)  # one rank only (the later-started one)

@@ -93,7 +93,9 @@ def test_unconditional_model(tmp_path):
         model.sample(1, steps=3, guidance=2.0)
     table = sweep.sampler_sweep(model, steps=(3,), samplers=("ddim", "dpm++"), n=30, feature_config=TINY_NET)
     assert len(table) == 2 and table["class accuracy"].isna().all()  # nothing to classify against
-    assert sweep.plot_sampler_sweep(table) is not None and len(sweep.summary(table)) == 2
+    fd_ax = sweep.plot_sampler_sweep(table).axes[0]  # one FD curve per sampler, one point per step count
+    assert [len(line.get_xdata()) for line in fd_ax.lines if line.get_linestyle() == "-"] == [1, 1]
+    assert len(sweep.summary(table)) == 2
     assert list(sweep.head_to_head(model.metrics(), "dpm++-3", "ddim-3").index) == ["fd", "fd (30 samples)"]
 
 
@@ -124,7 +126,7 @@ def test_notebook_runs_at_smoke_profile(tmp_path):
 
 def test_sampler_sweep_scores_each_setting_once_and_feeds_the_known_order(trained, tmp_path, monkeypatch):
     from test_metrics import TINY as TINY_NET
-    from genlab.eval import ladder, metrics
+    from genlab.eval import evaluation, ladder
     from genlab.models.ddpm import sweep
     run = tmp_path / "t" / "ddpm"
     shutil.copytree(trained.run_dir, run)
@@ -141,7 +143,7 @@ def test_sampler_sweep_scores_each_setting_once_and_feeds_the_known_order(traine
     assert stored["ddpm-3"]["options"] == {"sampler": "ddim", "steps": 3, "eta": 1.0}  # respaced ancestral
     # a second run, and the known-order rung with the same options, n and seed, sample nothing again
     calls = []
-    monkeypatch.setattr(metrics, "evaluate", lambda *a, **k: calls.append(k) or pytest.fail("sampled again"))
+    monkeypatch.setattr(evaluation, "evaluate", lambda *a, **k: calls.append(k) or pytest.fail("sampled again"))
     again = sweep.sampler_sweep(model, steps=(3, 10, 20), n=30, feature_config=TINY_NET, verbose=False)
     pd_equal = again.equals(table)
     order = ladder.known_order(model, steps=(3, 10), n=30, sampler_options={"eta": 1.0}, feature_config=TINY_NET)
@@ -149,7 +151,11 @@ def test_sampler_sweep_scores_each_setting_once_and_feeds_the_known_order(traine
     assert order.loc[3, "FD"] == round(stored["ddpm-3"]["fd"], 4)
     h2h = sweep.head_to_head(model.metrics(), "dpm++-3", "ddim-20")
     assert list(h2h.index) == ["fd", "class_accuracy", "fd (30 samples)"] and set(h2h.iloc[:2, 2]) <= {"yes", "no"}
-    assert sweep.plot_sampler_sweep(table) is not None and (table["floor FD"] > 0).all()
+    fig = sweep.plot_sampler_sweep(table)
+    assert len(fig.axes) == 4 and (table["floor FD"] > 0).all()
+    fd_ax = fig.axes[0]  # three sampler curves of three step counts each, and the real floor dashed
+    assert [len(line.get_xdata()) for line in fd_ax.lines if line.get_linestyle() == "-"] == [3, 3, 3]
+    assert [line.get_linestyle() for line in fd_ax.lines].count("--") == 1
     assert len(sweep.summary(table)) == 9
     assert "not in the sampler sweep" in sweep.head_to_head(model.metrics(), "dpm++-20", "ddim-50")
     with pytest.raises(ValueError, match="sweep_steps"):

@@ -242,6 +242,7 @@ def test_config_rejects_bad_values():
 
 # ----------------------------------------------------------------------------- notebook
 
+@pytest.mark.slow  # runs the chapter with papermill
 def test_notebook_runs_at_smoke_profile(tmp_path):
     from genlab.book.runner import run_notebooks
     out = run_notebooks(profile="smoke", only=["05_ebm"], parameters={"output_dir": str(tmp_path)},

@@ -1,13 +1,11 @@
 """Training as a subprocess, stopped from outside: SIGTERM/SIGUSR1 checkpoint and exit 3 (what the sbatch
-scripts requeue on); ``kill -9`` at a random moment, then resume, ends bit-identical to an uninterrupted run,
-for every registered model kind. The machinery is :mod:`genlab.train.faults`, shared with the long
+scripts requeue on); ``kill -9`` at chosen events of the run (a grid, a checkpoint written), then resume, ends bit-identical to an uninterrupted run,
+for every registered model kind. The machinery is :mod:`genlab.tools.faults`, shared with the long
 campaign in ``benchmarks/fault_injection.py``."""
 
 from __future__ import annotations
 
-import random
 import signal
-import time
 from pathlib import Path
 
 import pytest
@@ -15,8 +13,11 @@ import pytest
 from genlab.base.run_folder import RunFolder
 from genlab.cli import EXIT_INTERRUPTED
 from genlab.models import names
-from genlab.train import faults
+from genlab.tools import faults
+from genlab.tools.waits import any_file, wait_until, written
 from genlab.train.checkpoint import load_checkpoint
+
+pytestmark = pytest.mark.slow  # each test trains (and kills) DCGAN subprocesses
 
 # Three short epochs of mnist5k (checkpoint after each): kills land before, between and after checkpoints.
 PARAMS = {"device": "cpu", "base_channels": 8, "latent_dim": 8, "batch_size": 128, "epochs": 3,
@@ -27,21 +28,16 @@ def dcgan_params(out: Path, run: str, **extra) -> dict:
     return {**PARAMS, **extra, "run": run, "output_dir": str(out)}
 
 
-def wait_started(proc, run_dir: Path, log: Path, timeout: float = 120) -> None:
-    t0 = time.time()
-    while not (run_dir / "config.json").exists():
-        assert proc.poll() is None, log.read_text()
-        assert time.time() - t0 < timeout
-        time.sleep(0.05)
-
-
 @pytest.mark.parametrize("sig", ["SIGTERM", "SIGUSR1"])
 def test_stop_signal_checkpoints_and_exits_3(tmp_path, sig):
     params, log = dcgan_params(tmp_path, "r", epochs=50), tmp_path / "train.log"
     run_dir = faults.run_dir("dcgan", params)
     proc = faults.start("dcgan", params, log)
-    wait_started(proc, run_dir, log)
-    time.sleep(1.0)
+    try:  # the first sample grid: the training loop (and its signal handler) runs and has taken steps
+        wait_until(any_file(run_dir / "samples", "*.png"), 300, "first sample grid", proc)
+    except (RuntimeError, TimeoutError):
+        proc.kill()
+        raise AssertionError(log.read_text())
     proc.send_signal(getattr(signal, sig))
     assert proc.wait(120) == EXIT_INTERRUPTED, log.read_text()
     out = log.read_text()
@@ -51,20 +47,19 @@ def test_stop_signal_checkpoints_and_exits_3(tmp_path, sig):
 
 
 def test_kill_9_then_resume_is_bit_identical(tmp_path):
-    """DCGAN on mnist5k, killed after random delays (before, between and after checkpoints)."""
+    """DCGAN on mnist5k (3 epochs, a grid and a checkpoint after each), killed three times, each at an event
+    of the run it kills: its first sample grid (before the first checkpoint lands), its first checkpoint
+    (mid-run, resumed from it), its last sample grid (the final checkpoint and measurements still to come)."""
     ref, killed, log = dcgan_params(tmp_path, "ref"), dcgan_params(tmp_path, "killed"), tmp_path / "train.log"
     assert faults.finish("dcgan", ref, log) == 0, log.read_text()
     run_dir = faults.run_dir("dcgan", killed)
-    rng = random.Random(0)
-    kills = 0
-    for attempt in range(6):
+    last_grid = RunFolder(faults.run_dir("dcgan", ref)).sample_grids()[-1].name
+    moments = (lambda: any_file(run_dir / "samples", "*.png"), lambda: written(run_dir / "checkpoint.pt"),
+               lambda: written(run_dir / "samples" / last_grid))
+    for moment in moments:
         proc = faults.start("dcgan", killed, log)
-        wait_started(proc, run_dir, log)
-        kills += faults.kill_after(proc, rng.uniform(0.5, 6.0))
+        assert faults.kill_when(proc, moment()), f"the run ended before it was killed:\n{log.read_text()}"
         assert faults.folder_problems(run_dir, killed=True) == []  # the checkpoint always loads
-        if kills == 2:
-            break
-    assert kills >= 1
     assert faults.finish("dcgan", killed, log) == 0, log.read_text()
     assert faults.folder_problems(run_dir) == []  # no temp file left, history ends at the checkpoint
     assert faults.differences(faults.run_dir("dcgan", ref), run_dir) == []

@@ -63,7 +63,8 @@ def test_random_features_are_fixed_frozen_and_cached():
 
 def test_compare_reads_intervals_and_names_a_winner_only_when_reliable(tmp_path):
     import json
-    from genlab.eval import compare
+    from genlab.report import intervals, tables
+    from genlab.report.runs import CompareConfig, load_runs
 
     def write(model, fd_c, fd_r, acc):
         run = tmp_path / "quick" / model
@@ -73,13 +74,19 @@ def test_compare_reads_intervals_and_names_a_winner_only_when_reliable(tmp_path)
         (run / "metrics.json").write_text(json.dumps({"fd": sum(fd_c) / 5, "intervals": iv, "floor": floor}))
     write("dcgan", [5.0, 5.5, 6.0, 5.2, 5.8], [9.0, 9.5, 9.2, 9.1, 9.4], [0.70, 0.72, 0.74, 0.71, 0.73])
     write("ddpm", [2.0, 2.5, 2.2, 2.1, 2.4], [12.0, 12.5, 12.2, 12.1, 12.4], [0.98, 0.97, 0.99, 0.98, 0.97])
-    runs = compare.load_runs(compare.CompareConfig(output_dir=str(tmp_path)))
-    v = compare.verdicts(runs).set_index(["metric", "space"])["verdict"]
+    runs = load_runs(CompareConfig(output_dir=str(tmp_path)))
+    v = intervals.verdicts(runs).set_index(["metric", "space"])["verdict"]
     assert v[("FD", "classifier")] == "no reliable difference"  # the random-CNN space disagrees
     assert v[("FD", "random CNN")] == "no reliable difference"
     assert v[("class accuracy", "classifier")] == "DDPM"
-    summary = compare.interval_summary(runs)
+    summary = intervals.interval_summary(runs)
     assert summary.loc[("FD", "classifier"), "real floor"].startswith("0.550 [")
-    assert compare.plot_metric_intervals(runs, space="classifier") is not None
-    assert compare.readable("parameters", 1114209.0) == "1.11 M"
-    assert compare.readable("training time (s)", 300.0) == "5.0 min"
+    fig = intervals.plot_metric_intervals(runs, space="classifier")
+    drawn = [ax for ax in fig.axes if ax.axison]  # one panel per metric with intervals in that space
+    assert [ax.get_title() for ax in drawn] == ["FD (lower is better)", "class accuracy (higher is better)"]
+    for ax in drawn:  # each model's mean with its interval bar, labelled by the registry's display names
+        assert len(ax.containers) == 1 and len(ax.containers[0].lines[0].get_xdata()) == 2
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["DCGAN", "DDPM"]
+    assert any(line.get_linestyle() == "--" for line in drawn[0].lines)  # FD has a real floor
+    assert tables.readable("parameters", 1114209.0) == "1.11 M"
+    assert tables.readable("training time (s)", 300.0) == "5.0 min"

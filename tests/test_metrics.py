@@ -1,4 +1,4 @@
-"""genlab.metrics / featurenet / compare: metric sanity on synthetic features, the cache, evaluate, notebook 04."""
+"""genlab.eval.metrics / evaluation / featurenet, genlab.report: metric sanity on synthetic features, the cache, evaluate, notebook 04."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import pytest
 import torch
 from torch import nn
 
-from genlab.eval import metrics
+from genlab.eval import evaluation, metrics
 from genlab.models import dcgan
+from genlab.report import figures, tables
+from genlab.report.runs import CompareConfig, load_runs
 from genlab.eval.featurenet import FeatureNetConfig, cache_key, feature_net
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,7 +115,7 @@ def smoke_run(tmp_path_factory):
     config = dcgan.DCGANConfig(run="smoke", epochs=1, max_steps=8, batch_size=32, base_channels=8,
                                output_dir=str(out), device="cpu")
     trained = dcgan.train(config)
-    scores = metrics.evaluate(trained, n=64, feature_config=TINY, verbose=False)
+    scores = evaluation.evaluate(trained, n=64, feature_config=TINY, verbose=False)
     return out, trained, scores
 
 
@@ -139,7 +141,7 @@ def test_evaluate_writes_metrics_with_floor(smoke_run):
 
 def test_evaluate_rejects_too_few_samples(smoke_run):
     with pytest.raises(ValueError, match="n = 2"):
-        metrics.evaluate(smoke_run[1], n=2, write=False)
+        evaluation.evaluate(smoke_run[1], n=2, write=False)
 
 
 def test_cli_evaluate_setting(smoke_run):
@@ -156,13 +158,20 @@ def test_cli_evaluate_setting(smoke_run):
 
 
 def test_comparison_table_and_missing_models(smoke_run):
-    from genlab.eval import compare
     out, _, _ = smoke_run
-    runs = compare.load_runs(compare.CompareConfig(run="smoke", output_dir=str(out)))
+    runs = load_runs(CompareConfig(run="smoke", output_dir=str(out)))
     assert list(runs.metrics) == ["dcgan"] and set(runs.missing) == {"ddpm", "ebm", "stylegan"}
-    table = compare.comparison_table(runs)
+    table = tables.comparison_table(runs)
     assert list(table.columns) == ["DCGAN", "winner", "real-vs-real floor"]
     assert table.loc["FD, domain features", "real-vs-real floor"] == runs.metrics["dcgan"]["floor"]["fd"]
+    samples = figures.plot_samples(runs, CompareConfig(run="smoke", output_dir=str(out), samples_per_class=2))
+    assert len(samples.axes) == 1 and len(samples.axes[0].images) == 1  # the one model's grid, drawn from its checkpoint
+    assert samples.axes[0].images[0].get_array().shape[:2] == (2 * 30 + 2, 10 * 30 + 2)  # 2 rows x 10 classes
+    losses = figures.plot_losses(runs)
+    assert len(losses.axes) == 1 and {line.get_label() for line in losses.axes[0].lines} >= {"loss_d", "loss_g"}
+    bars = figures.plot_metric_bars(runs, keys=("fd", "precision"))
+    assert [ax.get_title() for ax in bars.axes] == ["fd", "precision"]
+    assert all(len(ax.patches) == 1 for ax in bars.axes)  # one bar: one model
 
 
 @pytest.mark.notebook
@@ -177,20 +186,18 @@ def test_compare_notebook_runs_at_smoke_with_missing_models(smoke_run, tmp_path)
 
 
 def test_sweep_table_lists_the_varying_parameters(tmp_path):
-    from genlab.eval import compare
     for task, lr, fd in (("0", 1e-4, 9.0), ("1", 2e-4, 3.0)):
         run = tmp_path / "lr_sweep" / task / "dcgan"
         run.mkdir(parents=True)
         (run / "config.json").write_text(json.dumps({"lr": lr, "epochs": 5, "run": f"lr_sweep/{task}"}))
         (run / "metrics.json").write_text(json.dumps({"fd": fd, "train_seconds": 1.0}))
-    table = compare.sweep_table(compare.CompareConfig(sweep="lr_sweep", output_dir=str(tmp_path)))
+    table = tables.sweep_table(CompareConfig(sweep="lr_sweep", output_dir=str(tmp_path)))
     assert list(table.columns) == ["task", "lr", "train_seconds", "fd"]
     assert list(table["lr"]) == [2e-4, 1e-4]  # sorted by FD
-    assert "no " in compare.sweep_table(compare.CompareConfig(sweep="nothing", output_dir=str(tmp_path)))
+    assert "no " in tables.sweep_table(CompareConfig(sweep="nothing", output_dir=str(tmp_path)))
 
 
 def test_quality_vs_speed_has_a_step_count_for_every_ddpm_setting(tmp_path):
-    from genlab.eval import compare
     from genlab.models.ddpm import setting_name
     settings = [setting_name("ddim", s) for s in (10, 20, 50)] + [setting_name("ddpm", 1000)]
     run = tmp_path / "quick" / "ddpm"
@@ -198,18 +205,17 @@ def test_quality_vs_speed_has_a_step_count_for_every_ddpm_setting(tmp_path):
     (run / "metrics.json").write_text(json.dumps({
         "seconds_per_100": {s: float(i + 1) for i, s in enumerate(settings)},
         "by_setting": {s: {"fd": 10.0 - i} for i, s in enumerate(settings)}}))
-    table = compare.quality_vs_speed(compare.load_runs(compare.CompareConfig(output_dir=str(tmp_path))))
+    table = figures.quality_vs_speed(load_runs(CompareConfig(output_dir=str(tmp_path))))
     assert sorted(table["steps"]) == [10, 20, 50, 1000]
     assert set(table["sampler"]) == {"ddim", "ddpm"}
 
 
 def test_quality_vs_speed_falls_back_on_the_evaluations_own_sampling_time(tmp_path):
     """A GAN's timing key ('generator') and its evaluated setting ('default') differ: the evaluation's time counts."""
-    from genlab.eval import compare
     run = tmp_path / "quick" / "dcgan"
     run.mkdir(parents=True)
     (run / "metrics.json").write_text(json.dumps({
         "seconds_per_100": {"generator": 0.02},
         "by_setting": {"default": {"fd": 20.0, "sample_seconds_per_100": 0.05}, "untimed": {"fd": 30.0}}}))
-    table = compare.quality_vs_speed(compare.load_runs(compare.CompareConfig(output_dir=str(tmp_path))))
+    table = figures.quality_vs_speed(load_runs(CompareConfig(output_dir=str(tmp_path))))
     assert table["setting"].tolist() == ["default"] and table["seconds per 100"].tolist() == [0.05]

@@ -46,23 +46,36 @@ def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None) -
     return path
 
 
+def load_grid(path: str | Path) -> torch.Tensor:
+    """A saved PNG (e.g. a sample grid) as a uint8 ``C x H x W`` tensor."""
+    from PIL import Image
+    with Image.open(path) as im:
+        arr = torch.as_tensor(np.array(im))
+    return arr[None] if arr.ndim == 2 else arr.permute(2, 0, 1)
+
+
+def show_image(ax, image: torch.Tensor, title: str | None = None, fontsize: float | None = None):
+    """Draw one uint8 ``C x H x W`` image (a sample, or a grid from :func:`make_grid`) on ``ax`` pixel for pixel:
+    one channel in gray on the fixed 0-255 scale (no auto-contrast), three as RGB; no axes. Returns ``ax``."""
+    arr = image.detach().cpu().permute(1, 2, 0).numpy()
+    ax.imshow(arr[:, :, 0] if arr.shape[2] == 1 else arr, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title, fontsize=fontsize)
+    return ax
+
+
 def show_grid(images: torch.Tensor, nrow: int | None = None, title: str | None = None, ax=None, scale: float = 0.5):
     """Show a grid of uint8 images with matplotlib; returns the axes."""
     grid = make_grid(images, nrow)
     if ax is None:
         h, w = grid.shape[1:]
         _, ax = plt.subplots(figsize=(max(2.0, w / 28 * scale), max(2.0, h / 28 * scale)))
-    arr = grid.permute(1, 2, 0).numpy()
-    ax.imshow(arr[:, :, 0] if arr.shape[2] == 1 else arr, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
-    ax.set_axis_off()
-    if title:
-        ax.set_title(title)
-    return ax
+    return show_image(ax, grid, title)
 
 
 def show_images(paths: Sequence[str | Path], titles: Sequence[str] | None = None, ncols: int = 4, size: float = 3.0):
     """Show saved PNG files side by side (e.g. sample grids over training)."""
-    from PIL import Image
     paths = list(paths)
     if not paths:
         raise ValueError("show_images: no image files given")
@@ -72,11 +85,18 @@ def show_images(paths: Sequence[str | Path], titles: Sequence[str] | None = None
     for ax in axes.flat:
         ax.set_axis_off()
     for i, (ax, p) in enumerate(zip(axes.flat, paths)):
-        with Image.open(p) as im:
-            ax.imshow(np.asarray(im), cmap="gray", interpolation="nearest")
-        ax.set_title(titles[i] if titles else Path(p).stem)
+        show_image(ax, load_grid(p), titles[i] if titles else Path(p).stem)
     fig.tight_layout()
     return fig
+
+
+def panel_grid(n: int, ncol: int, panel_height: float, width: float = 10):
+    """A figure of ``n`` panels in rows of ``ncol``, the cells past ``n`` hidden: ``(fig, the n axes in reading order)``."""
+    nrow = -(-n // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(width, panel_height * nrow), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.set_axis_off()
+    return fig, list(axes.flat[:n])
 
 
 def plot_history(history, keys: Sequence[str], x: str = "step", title: str | None = None, ax=None,
@@ -131,11 +151,7 @@ def strip(images: torch.Tensor, captions: Sequence[str] | None = None, title: st
     n = images.shape[0]
     fig, axes = plt.subplots(1, n, figsize=(size * n, size * 1.3), squeeze=False)
     for i, ax in enumerate(axes[0]):
-        arr = images[i].permute(1, 2, 0).cpu().numpy()
-        ax.imshow(arr[:, :, 0] if arr.shape[2] == 1 else arr, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
-        ax.set_axis_off()
-        if captions:
-            ax.set_title(captions[i], fontsize=8)
+        show_image(ax, images[i], captions[i] if captions else None, fontsize=8)
     if title:
         fig.suptitle(title)
     fig.tight_layout()

@@ -32,6 +32,7 @@ from ..base.config import DOWNLOADABLE, parse_assignments
 from ..base.paths import project_root
 from ..models.registry import kind_of_notebook
 from .runner import profile_parameters, select, toc_notebooks
+from .sources import read_notebook
 
 # Notebooks that read the results of all others: submitted last, after every other job succeeded.
 DEPENDENT = ("notebooks/06_compare",)
@@ -39,7 +40,7 @@ DEPENDENT = ("notebooks/06_compare",)
 
 def notebook_defaults(path: Path) -> dict[str, Any]:
     """Literal values of the notebook's ``parameters``-tagged cell (name -> value)."""
-    cells = json.loads(Path(path).read_text())["cells"]
+    cells = read_notebook(Path(path)).cells  # .ipynb or a MyST Markdown notebook (theory/*.md)
     for cell in cells:
         if cell.get("cell_type") == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
             source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
@@ -159,7 +160,7 @@ def sweep_task(spec: dict[str, Any], index: int) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- command line
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m genlab.slurm", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m genlab.book.slurm", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
     sp = sub.add_parser("plan", help="lines 'job STAGE NOTEBOOK RESOURCE KIND' (KIND: the model the notebook trains, or -) and 'download DATASET DATA_DIR'")
     sp.add_argument("--profile", default="full")
@@ -214,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
                 print("-p")
                 print(f"{key}={_yaml_scalar(value)}")
     except (ValueError, OSError) as exc:
-        print(f"genlab.slurm {args.command}: error: {exc}", file=sys.stderr)
+        print(f"genlab.book.slurm {args.command}: error: {exc}", file=sys.stderr)
         return 2
     return 0
 

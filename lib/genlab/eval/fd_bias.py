@@ -61,7 +61,7 @@ def model_fd_bias(trained, n: int = 1000, ns=(125, 250, 500, 1000), seed: int = 
     from ..base.paths import resolve_path
     from ..data import load_dataset, resize_images, scoring_size
     from .featurenet import cache_dir, feature_net
-    from .metrics import sample
+    from .evaluation import sample
     cfg = trained.config
     data_dir = resolve_path(cfg.data_dir)
     images, _, _, _ = sample(trained, n, seed=seed)

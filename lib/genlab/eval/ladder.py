@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data import to_float, to_uint8
+from ..plots import panel_grid
 
 STRENGTHS = (0.2, 0.4, 0.6, 0.8, 1.0)
 
@@ -177,18 +178,13 @@ def ladder(reference: torch.Tensor, real: torch.Tensor, real_labels: torch.Tenso
 def plot_ladder(table: pd.DataFrame, rung: str = "corruption", space: str = "classifier",
                 metrics=("fd", "kid", "precision", "recall", "density", "coverage")):
     """One panel per metric: value against strength, one line per defect; dashed = the undamaged floor."""
-    import matplotlib.pyplot as plt
     df = table[(table["rung"] == rung) & (table["space"] == space)]
     metrics = [m for m in metrics if (df["metric"] == m).any()]
     if not metrics:
         print(f"no {rung} rows in the {space} space")
         return None
-    ncol = 3
-    nrow = -(-len(metrics) // ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(10, 2.8 * nrow), squeeze=False)
-    for ax in axes.flat[len(metrics):]:
-        ax.set_axis_off()
-    for ax, metric in zip(axes.flat, metrics):
+    fig, axes = panel_grid(len(metrics), ncol=3, panel_height=2.8)
+    for ax, metric in zip(axes, metrics):
         d = df[df["metric"] == metric]
         for i, (defect, grp) in enumerate(d.groupby("defect", sort=False)):
             if rung == "corruption":
@@ -205,7 +201,7 @@ def plot_ladder(table: pd.DataFrame, rung: str = "corruption", space: str = "cla
         ax.set_xlabel("strength" if rung == "corruption" else "defect level", fontsize=8)
         ax.grid(alpha=0.3)
         ax.ticklabel_format(axis="y", style="plain", useOffset=False)
-    axes.flat[0].legend(fontsize=6, loc="best")
+    axes[0].legend(fontsize=6, loc="best")
     fig.suptitle(f"{rung}: {space} feature space (dashed: held-out real, undamaged)", fontsize=10)
     fig.tight_layout()
     return fig
@@ -215,7 +211,7 @@ def sanity_ladder(dataset: str = "mnist5k", n: int = 500, *, seed: int = 0, outp
                   data_dir: str = "data", feature_config=None, verbose: bool = True) -> pd.DataFrame:
     """The whole ladder on ``n`` held-out images against ``2 n`` training images, in both feature spaces.
 
-    Uses the same cached classifier as :func:`genlab.eval.metrics.evaluate` (trained once if missing)
+    Uses the same cached classifier as :func:`genlab.eval.evaluation.evaluate` (trained once if missing)
     and the random CNN. Returns the long table of :func:`ladder` (``space``: classifier | random).
     """
     from ..base.paths import resolve_path
@@ -262,9 +258,10 @@ def known_order(trained, steps=(5, 10, 20, 50), n: int = 200, sampler: str = "dd
     classifier's class accuracy (not written to ``metrics.json``), and whether each column is in order.
     ``sampler_options`` (e.g. ``{"eta": 1.0}``) go to ``sample`` with the sampler and steps; a setting the
     DDPM chapter's sampler sweep already scored with the same options, ``n`` and seed is reused.
-    ``eval_options`` go to :func:`genlab.eval.metrics.evaluate` (e.g. ``feature_config``).
+    ``eval_options`` go to :func:`genlab.eval.evaluation.evaluate` (e.g. ``feature_config``).
     """
-    from .metrics import SPACE_RANDOM, evaluate, evaluation_key, stored_evaluation
+    from .evaluation import evaluate, evaluation_key, stored_evaluation
+    from .metrics import SPACE_RANDOM
     rows = {}
     stored_metrics = trained.metrics() if hasattr(trained, "metrics") else {}
     for s in steps:

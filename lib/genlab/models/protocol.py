@@ -15,7 +15,7 @@ Tools (CLI, comparison, service, Slurm, fault injection) only use this surface:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -214,9 +214,9 @@ class TrainedBase:
     def evaluate(self, n: int | None = None, **eval_options: Any) -> dict[str, Any]:
         """Score ``n`` samples (default ``eval_samples``) per evaluation setting; returns the headline.
 
-        ``eval_options`` go to :func:`genlab.eval.metrics.evaluate` (e.g. ``feature_config``).
+        ``eval_options`` go to :func:`genlab.eval.evaluation.evaluate` (e.g. ``feature_config``).
         """
-        from ..eval.metrics import evaluate
+        from ..eval.evaluation import evaluate
         n = n or self.config.eval_samples
         scores = [evaluate(self, n=n, setting=name, options=options or None, headline=i == 0, **eval_options)
                   for i, (name, options) in enumerate(self.eval_settings())]
@@ -243,6 +243,11 @@ class TrainedBase:
 class TrainedGenerator(TrainedBase):
     """A trained model that samples with one ``generator`` network (``num_classes``, ``channels``,
     ``image_size`` attributes): the GANs."""
+
+    def __init__(self, generator: torch.nn.Module, config: RunConfig, run_dir: Path, class_names: tuple[str, ...],
+                 device: torch.device, step: int = 0):
+        self.generator, self.config, self.run_dir = generator.eval(), config, Path(run_dir)
+        self.class_names, self.device, self.step = class_names, device, step
 
     @property
     def num_classes(self) -> int:

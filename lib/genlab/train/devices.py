@@ -34,13 +34,6 @@ def select_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-def check_device(param_name: str, name: str) -> None:
-    """Config check: ``name`` must be a device spelling :func:`select_device` understands."""
-    if name in ("auto", "cpu", "mps", "cuda") or (name.startswith("cuda:") and name[5:].isdigit()):
-        return
-    raise ValueError(f"parameter '{param_name}' = '{name}' unknown; choose auto, cpu, cuda, cuda:N or mps")
-
-
 def rng_state() -> dict[str, Any]:
     """All RNG states as tensors and plain values (loadable with ``weights_only=True``)."""
     np_state = np.random.get_state()

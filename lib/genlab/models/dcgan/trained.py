@@ -34,11 +34,6 @@ class TrainedDCGAN(TrainedGenerator):
     kind = "dcgan"
     config_class = DCGANConfig
 
-    def __init__(self, generator: Generator, config: DCGANConfig, run_dir: Path, class_names: tuple[str, ...],
-                 device: torch.device, step: int = 0):
-        self.generator, self.config, self.run_dir = generator.eval(), config, Path(run_dir)
-        self.class_names, self.device, self.step = class_names, device, step
-
     @classmethod
     def from_state(cls, ckpt: dict[str, Any], config: DCGANConfig, run_dir: Path, device: torch.device):
         """The generator (EMA weights when kept) from a loaded checkpoint."""

@@ -11,17 +11,9 @@ import torch
 
 from ...base.paths import resolve_path
 from ...data import balanced_labels, load_dataset, to_float, to_uint8
-from ...plots import make_grid, strip
+from ...plots import load_grid, show_grid, show_image, strip
 from ...sampling.diffusion import GaussianDiffusion
 from ..protocol import split_setting
-
-
-def _imshow(ax, grid: torch.Tensor, title: str | None = None) -> None:
-    arr = grid.permute(1, 2, 0).numpy()
-    ax.imshow(arr[:, :, 0] if arr.shape[2] == 1 else arr, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
-    ax.set_axis_off()
-    if title:
-        ax.set_title(title, fontsize=9)
 
 
 def even_timesteps(num_steps: int, frames: int) -> list[int]:
@@ -76,9 +68,9 @@ def show_trajectory(trained, label: int = 3, seed: int = 0, frames: int = 8, sam
     final = to_uint8(trained.sample_x0(1, labels, seed, **options, callback=callback)).cpu()
     fig, axes = plt.subplots(2, len(xs) + 1, figsize=(1.3 * (len(xs) + 1), 3.0), squeeze=False)
     for j, (x, x0, t) in enumerate(zip(xs, x0s, ts)):
-        _imshow(axes[0, j], x[0], f"$x_t$, t={t + 1}")
-        _imshow(axes[1, j], x0[0], r"$\hat x_0$")
-    _imshow(axes[0, -1], final[0], "$x_0$")
+        show_image(axes[0, j], x[0], f"$x_t$, t={t + 1}", fontsize=9)
+        show_image(axes[1, j], x0[0], r"$\hat x_0$", fontsize=9)
+    show_image(axes[0, -1], final[0], "$x_0$", fontsize=9)
     axes[1, -1].set_axis_off()
     name = f"DDIM-{steps}" if sampler == "ddim" else f"DDPM-{trained.config.num_steps}"
     fig.suptitle(f"reverse process ({name}" + (f", class {trained.class_names[label]})" if labels is not None else ")"))
@@ -93,7 +85,6 @@ def _setting_order(name: str) -> tuple[bool, int]:
 
 def show_sampler_comparison(trained):
     """The timing grids written after training side by side, titled with seconds per 100 images."""
-    from PIL import Image
     seconds = trained.metrics().get("seconds_per_100", {})
     paths = trained.sampler_paths()
     names = sorted((n for n in paths if n in seconds), key=_setting_order)
@@ -101,10 +92,7 @@ def show_sampler_comparison(trained):
         raise ValueError(f"no sampler timing grids in {trained.run_dir / 'samples'}: train the DDPM first")
     fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3.6), squeeze=False)
     for ax, name in zip(axes[0], names):
-        with Image.open(paths[name]) as im:
-            ax.imshow(np.asarray(im), cmap="gray", vmin=0, vmax=255, interpolation="nearest")
-        ax.set_axis_off()
-        ax.set_title(f"{name.upper()}\n{seconds[name]:.1f} s / 100 images", fontsize=10)
+        show_image(ax, load_grid(paths[name]), f"{name.upper()}\n{seconds[name]:.1f} s / 100 images", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -132,7 +120,7 @@ def show_guidance(trained, scales=(0.0, 1.0, 3.0), per_class: int = 3, seed: int
     fig, axes = plt.subplots(1, len(scales), figsize=(3.6 * len(scales), 0.45 * per_class + 1.4), squeeze=False)
     for ax, w in zip(axes[0], scales):
         images = trained.sample(len(labels), labels=labels, seed=seed, steps=steps, guidance=float(w))
-        _imshow(ax, make_grid(images, nrow=k), f"guidance w = {w:g}" + {0: " (unconditional)",
-                                                                         1: " (conditional)"}.get(w, ""))
+        show_grid(images, nrow=k, ax=ax, title=f"guidance w = {w:g}" + {0: " (unconditional)",
+                                                                        1: " (conditional)"}.get(w, ""))
     fig.tight_layout()
     return fig

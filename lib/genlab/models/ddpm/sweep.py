@@ -1,7 +1,7 @@
 """Quality against sampler steps: DDIM, ancestral DDPM and DPM-Solver++ on one trained network.
 
 Every (sampler, steps) setting draws the same ``n`` class-balanced samples from the same seeds and
-is scored by :func:`genlab.eval.metrics.evaluate` (FD, class accuracy, ... with their block
+is scored by :func:`genlab.eval.evaluation.evaluate` (FD, class accuracy, ... with their block
 intervals). The three samplers:
 
 - ``ddim``: DDIM with eta = 0, the deterministic probability-flow path (Song et al. 2021);
@@ -44,8 +44,8 @@ def sampler_sweep(trained, steps=(5, 10, 20, 50), samplers=("ddim", "ddpm", "dpm
                   seed: int = 0, verbose: bool = True, **eval_options) -> pd.DataFrame:
     """Score every sampler at every step count (``ddpm`` at T steps is Ho et al.'s ancestral sampler);
     one row per setting: FD and class accuracy with 95% intervals, and seconds per 100 images.
-    ``eval_options`` go to :func:`genlab.eval.metrics.evaluate` (e.g. ``feature_config``)."""
-    from ...eval.metrics import evaluate, evaluation_key, stored_evaluation
+    ``eval_options`` go to :func:`genlab.eval.evaluation.evaluate` (e.g. ``feature_config``)."""
+    from ...eval.evaluation import evaluate, evaluation_key, stored_evaluation
     if n == 0:
         return pd.DataFrame()  # sweep_samples = 0: skipped
     if n < SUBSETS * MIN_BLOCK:

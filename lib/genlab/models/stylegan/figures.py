@@ -49,7 +49,7 @@ def truncation_table(trained, psis=(1.0, 0.7, 0.5), n: int = 500):
     Scored like :meth:`evaluate` but not written to ``metrics.json`` (the headline stays at the config's psi).
     """
     import pandas as pd
-    from ...eval.metrics import evaluate
+    from ...eval.evaluation import evaluate
     rows = {}
     for psi in psis:
         s = evaluate(trained, n=n, options={"psi": psi}, setting=f"psi-{psi}", write=False, verbose=False)

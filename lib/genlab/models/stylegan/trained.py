@@ -12,7 +12,6 @@ from ...train.checkpoint import load_checkpoint
 from ...train.devices import select_device
 from ..protocol import Option, TrainedGenerator
 from .config import StyleGANConfig
-from .generator import Generator
 from .networks import build
 
 
@@ -20,11 +19,6 @@ class TrainedStyleGAN(TrainedGenerator):
     """Samples are never augmented: augmentation lives only in the training step, in front of D."""
 
     kind = "stylegan"
-
-    def __init__(self, generator: Generator, config: StyleGANConfig, run_dir: Path, class_names: tuple[str, ...],
-                 device: torch.device, step: int = 0):
-        self.generator, self.config, self.run_dir = generator.eval(), config, Path(run_dir)
-        self.class_names, self.device, self.step = class_names, device, step
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "auto") -> "TrainedStyleGAN":

@@ -1,18 +1,19 @@
 """The comparison's intervals and verdicts: tables and figures from ``metrics.json``'s ``intervals``.
 
-``runs`` is a :class:`genlab.eval.compare.Runs` (only ``runs.metrics``, model -> metrics.json, is read).
+``runs`` is a :class:`genlab.report.runs.Runs` (only ``runs.metrics``, model -> metrics.json, is read);
+models are shown by the display name their registry entry declares.
 See :mod:`genlab.eval.intervals` for the entry layout and the verdict rule.
 """
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import pandas as pd
 
-from .intervals import verdict
-from .metrics import BETTER, SPACE_CLASSIFIER, SPACE_RANDOM
+from ..eval.intervals import verdict
+from ..eval.metrics import BETTER, SPACE_CLASSIFIER, SPACE_RANDOM
+from ..plots import panel_grid
+from .runs import Runs, display_name
 
-NAMES = {"dcgan": "DCGAN", "ddpm": "DDPM", "ebm": "EBM", "stylegan": "StyleGAN2-ADA"}
 # metrics with intervals and verdicts; those in both feature spaces need the second space to agree
 INTERVAL_METRICS = ("fd", "kid", "precision", "recall", "density", "coverage", "class_accuracy", "is")
 SPACE_LABEL = {SPACE_CLASSIFIER: "classifier", SPACE_RANDOM: "random CNN"}
@@ -30,7 +31,7 @@ def interval_table(runs: Runs) -> pd.DataFrame:
     for key in INTERVAL_METRICS:
         for space in (SPACE_CLASSIFIER, SPACE_RANDOM):
             for name, m in runs.metrics.items():
-                for who, src in ((NAMES.get(name, name), m), ("real floor", m.get("floor") or {})):
+                for who, src in ((display_name(name), m), ("real floor", m.get("floor") or {})):
                     e = _entry(src, space, key)
                     if e and not (who == "real floor" and any(r["model"] == who and r["metric"] == key
                                                               and r["space"] == space for r in rows)):
@@ -46,10 +47,10 @@ def verdicts(runs: Runs) -> pd.DataFrame:
     for key in INTERVAL_METRICS:
         better = BETTER[key]
         for space, other in ((SPACE_CLASSIFIER, SPACE_RANDOM), (SPACE_RANDOM, SPACE_CLASSIFIER)):
-            main = {NAMES.get(n, n): e for n, m in runs.metrics.items() if (e := _entry(m, space, key))}
+            main = {display_name(n): e for n, m in runs.metrics.items() if (e := _entry(m, space, key))}
             if len(main) < 2:
                 continue
-            second = {NAMES.get(n, n): e for n, m in runs.metrics.items() if (e := _entry(m, other, key))}
+            second = {display_name(n): e for n, m in runs.metrics.items() if (e := _entry(m, other, key))}
             winner, why = verdict(main, better, check=second if second else None)
             rows.append({"metric": LABEL[key], "space": SPACE_LABEL[space],
                          "verdict": winner or "no reliable difference", "why": why})
@@ -81,12 +82,8 @@ def plot_metric_intervals(runs: Runs, space: str = SPACE_CLASSIFIER, keys=INTERV
     if not keys:
         print("no model has intervals yet: evaluate the models first")
         return None
-    ncol = 4
-    nrow = -(-len(keys) // ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(10, 2.6 * nrow), squeeze=False)
-    for ax in axes.flat[len(keys):]:
-        ax.set_axis_off()
-    for ax, key in zip(axes.flat, keys):
+    fig, axes = panel_grid(len(keys), ncol=4, panel_height=2.6)
+    for ax, key in zip(axes, keys):
         df = table[(table["metric"] == key) & (table["model"] != "real floor")].reset_index(drop=True)
         ax.errorbar(range(len(df)), df["value"], yerr=[df["value"] - df["lo"], df["hi"] - df["value"]],
                     fmt="o", capsize=4, c="C0")
@@ -100,7 +97,7 @@ def plot_metric_intervals(runs: Runs, space: str = SPACE_CLASSIFIER, keys=INTERV
         ax.set_ylabel(f"{LABEL[key]}, n = {int(df['n'].iloc[0]) if len(df) else 0}", fontsize=8)
         ax.grid(alpha=0.3, axis="y")
         ax.ticklabel_format(axis="y", style="plain", useOffset=False)
-    axes[0][0].legend(fontsize=7, loc="best")
+    axes[0].legend(fontsize=7, loc="best")
     fig.suptitle(f"{SPACE_LABEL[space]} feature space: mean and 95% interval over 5 disjoint subsets", fontsize=10)
     fig.tight_layout()
     return fig

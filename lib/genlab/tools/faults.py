@@ -21,10 +21,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
+from PIL import Image
 
 from ..base.files import TEMP_SUFFIX, read_json
 from ..base.run_folder import CHECKPOINT, RunFolder
-from .checkpoint import load_checkpoint
+from ..data import load_dataset
+from ..models import registry
+from ..train.checkpoint import load_checkpoint
 
 # The library this process runs: the training subprocesses import the same one (a worktree's, in tests).
 LIB = Path(__file__).resolve().parents[2]
@@ -37,9 +40,6 @@ def tiny_folder_dataset(root: Path, per_class: int = 10) -> str:
 
     The folder loader holds out every 10th image, so 10 per class leave 90 training images.
     """
-    from PIL import Image
-
-    from ..data import load_dataset
     root = Path(root)
     if not (root / "9").is_dir():
         data = load_dataset("mnist5k", "train")
@@ -53,8 +53,7 @@ def tiny_folder_dataset(root: Path, per_class: int = 10) -> str:
 
 def fault_params(kind: str, dataset: str, output_dir: Path, data_dir: Path, epochs: int, **extra: Any) -> dict:
     """The kind's smoke parameters on ``dataset``, ``epochs`` epochs, a checkpoint and a grid every epoch."""
-    from ..models import get
-    params = {**get(kind).smoke, "dataset": dataset, "epochs": epochs, "max_steps": 0, "checkpoint_every": 1,
+    params = {**registry.get(kind).smoke, "dataset": dataset, "epochs": epochs, "max_steps": 0, "checkpoint_every": 1,
               "sample_every": 1, "seed": 3, "output_dir": str(output_dir), "data_dir": str(data_dir)}
     return {**params, **extra}
 

