@@ -75,6 +75,11 @@ WRONG = {
     "ex-ebm-langevin-step": ("var_step_ex", lambda v: None, "not set"),
     "ex-ebm-min-energy-image": ("x_star", lambda v: v.reshape(28, 28), "reshape"),
     "ex-ebm-temperature": ("tau_ex", lambda v: v * 2, "factor of 2"),
+    "ex-flow-logit-normal": ("middle_mass", lambda v: 2 * v, "factor of 2"),
+    "ex-flow-sigma-min": ("u_from_xt", lambda v: -v, "wrong sign"),
+    "ex-flow-heun-order": ("heun_order", lambda v: 2 * v, "factor of 2"),
+    "ex-flow-guidance": ("u_guided", lambda v: -v, "wrong sign"),
+    "ex-flow-reflow": ("phi_map", lambda v: v.reshape(-1, 1), "reshape"),
 }
 
 
@@ -125,6 +130,11 @@ WRONG_VARIABLES = {
     "ex-ebm-langevin-step": ["max_step_ex", "var_step_ex", "step_1pct_ex"],
     "ex-ebm-min-energy-image": ["x_star"],
     "ex-ebm-temperature": ["tau_ex", "v_ex"],
+    "ex-flow-logit-normal": ["middle_mass"],
+    "ex-flow-sigma-min": ["u_from_xt"],
+    "ex-flow-heun-order": ["heun_order", "midpoint_order"],
+    "ex-flow-guidance": ["u_guided"],
+    "ex-flow-reflow": ["phi_map"],
 }
 
 

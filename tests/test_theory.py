@@ -17,13 +17,15 @@ from genlab.book import runner as book
 from genlab.book.sources import is_text_notebook, read_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
-CHAPTERS = ("theory/diffusion.md", "theory/ebm.md")
+CHAPTERS = ("theory/diffusion.md", "theory/ebm.md", "theory/flow.md")
 EQUATION_LABELS = {
     "theory/diffusion.md": ["eq-forward-step", "eq-forward-marginal", "eq-linear-schedule", "eq-cosine-schedule",
                                "eq-snr", "eq-posterior-mean", "eq-posterior-var", "eq-reverse", "eq-elbo",
                                "eq-simple-loss", "eq-x0-from-eps", "eq-v-param", "eq-ddim-step", "eq-cfg",
                                "eq-score-eps"],
     "theory/ebm.md": ["eq-boltzmann", "eq-cd-gradient", "eq-langevin", "eq-ebm-loss", "eq-energy-score"],
+    "theory/flow.md": ["eq-continuity", "eq-straight-path", "eq-marginal-velocity", "eq-cfm-loss", "eq-cfm-equals-fm",
+                       "eq-gaussian-path", "eq-velocity-from-eps", "eq-velocity-from-v", "eq-euler-error"],
 }
 EXERCISE = re.compile(r"^```\{exercise-start\}[^\n]*\n:label: (\S+)", re.M)
 SOLUTION = re.compile(r"^```\{solution-start\} (\S+)", re.M)
@@ -169,14 +171,14 @@ def test_chapters_execute_and_student_edition_hides_every_solution(tmp_path):
         shutil.copy2(ROOT / name, root / name)
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     toc["parts"] = [p for p in toc["parts"] if p.get("caption") == "Theory"]
-    assert [c["file"] for c in toc["parts"][0]["chapters"]] == ["theory/diffusion", "theory/ebm"]
+    assert [c["file"] for c in toc["parts"][0]["chapters"]] == ["theory/diffusion", "theory/ebm", "theory/flow"]
     (root / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False))
 
     outputs = tmp_path / "outputs"
     executed = book.run_notebooks(profile="smoke", root=root, parameters={"output_dir": str(outputs)},
                                   log_output=False)
-    assert [p.name for p in executed] == ["diffusion.ipynb", "ebm.ipynb"]
-    for chapter in ("diffusion", "ebm"):
+    assert [p.name for p in executed] == ["diffusion.ipynb", "ebm.ipynb", "flow.ipynb"]
+    for chapter in ("diffusion", "ebm", "flow"):
         record = json.loads((outputs / "smoke" / "theory" / f"{chapter}_checks.json").read_text())
         assert record["all_passed"] and record["num_checks"] >= 25, (chapter, record["num_checks"])
 

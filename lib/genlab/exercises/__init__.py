@@ -14,7 +14,7 @@ import inspect
 from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
-from . import diffusion, ebm
+from . import diffusion, ebm, flow
 from .feedback import diagnose
 
 
@@ -55,6 +55,11 @@ EXERCISES = {ex.label: ex for ex in (
     Exercise("ex-ebm-langevin-step", "ebm", ebm.langevin_step),
     Exercise("ex-ebm-min-energy-image", "ebm", ebm.min_energy_image, rtol=1e-6, atol=1e-8),
     Exercise("ex-ebm-temperature", "ebm", ebm.temperature),
+    Exercise("ex-flow-logit-normal", "flow", flow.logit_normal),
+    Exercise("ex-flow-sigma-min", "flow", flow.sigma_min_path, rtol=1e-6, atol=1e-9),
+    Exercise("ex-flow-heun-order", "flow", flow.solver_orders, rtol=1e-3),
+    Exercise("ex-flow-guidance", "flow", flow.guided_velocity, rtol=1e-6, atol=1e-9),
+    Exercise("ex-flow-reflow", "flow", flow.reflow_map, rtol=0, atol=1e-4),
 )}
 
 
