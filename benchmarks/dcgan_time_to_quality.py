@@ -38,7 +38,7 @@ from dcgan_throughput import loader_batches, sync  # the reference input pipelin
 from genlab.data import DeviceBatches, balanced_labels, load_dataset, scoring_size
 from genlab.eval.featurenet import FeatureNet, cache_dir, feature_net
 from genlab.models import dcgan
-from genlab.train.devices import rng_state, select_device, set_rng_state
+from genlab.train.devices import rng_state, seed_everything, select_device, set_rng_state
 
 DATASET = "mnist5k"
 # The standard recipe: the DCGAN paper's optimiser and batch, plain GAN loss (ac_weight 0), no weight averaging.
@@ -52,8 +52,9 @@ class Run:
                  clock=time.perf_counter):
         self.name, self.config, self.batches, self.device, self.clock = name, config, batches, device, clock
         self.class_names = data.class_names
-        self.state, self.step_fn, self.sampler = dcgan.training.recipe(config, data.channels, data.num_classes,
-                                                                       device)  # seeds the global RNG first
+        seed_everything(config.seed)  # as the library's training skeleton does before building the networks
+        self.recipe = dcgan.training.recipe(config, data, device)
+        self.state, self.step_fn = self.recipe.state, self.recipe.step
         self.rng = rng_state()
         self.step, self.seconds, self.curve = 0, 0.0, []
         # On CUDA, read the clock (a synchronisation) every few steps only: syncing each step would stall the
@@ -80,8 +81,7 @@ class Run:
 
     def class_accuracy(self, net: FeatureNet, n: int, seed: int) -> float:
         """Share of ``n`` balanced samples (fixed latents) that the classifier reads as the requested digit."""
-        trained = dcgan.TrainedDCGAN(self.sampler(), self.config, self.config.run_dir, self.class_names,
-                                     self.device, self.step)  # samples as a trained genlab model does
+        trained = self.recipe.trained(self.step)  # samples as a trained genlab model does
         labels = balanced_labels(n, trained.num_classes)
         images = trained.sample(n, labels=labels, seed=seed)
         return float((net.logits(images).argmax(1) == labels).double().mean())

@@ -128,14 +128,13 @@ FIRST=()
 TRAINS=()
 DEPENDENT=()
 declare -A NAMES=()
-while read -r kind stage notebook resource; do
+while read -r kind stage notebook resource model; do
     [[ $kind == job ]] || continue
     if [[ $stage == dependent ]]; then DEPENDENT+=("$notebook"); continue; fi
     stem=$(basename "$notebook")
     res=("${NB_RES[@]}")
     [[ $resource == cpu ]] && res=("${SMALL[@]}" --gres=none --cpus-per-task=2)
-    if [[ -n $TRAIN_GPUS && $stem =~ ^[0-9]+_(.+)$ && -f $ROOT/lib/genlab/models/${BASH_REMATCH[1]}/training.py ]]; then
-        model=${BASH_REMATCH[1]}
+    if [[ -n $TRAIN_GPUS && $model != - ]]; then  # a model's chapter (the registry says which): train first
         train_res=(--nodes="$TRAIN_NODES" --ntasks-per-node="$TRAIN_GPUS" --gpus-per-node="$TRAIN_GPUS")
         [[ -n $TRAIN_TIME ]] && train_res+=(--time="$TRAIN_TIME")
         submit "genlab-train-$model" --output="$LOGS/genlab-train-$model-%j.out" "${train_res[@]}" \

@@ -90,16 +90,23 @@ def test_resumed_two_process_run_matches_an_uninterrupted_one(tmp_path):
     assert_close_state(a["model"], b["model"], exact=True)
 
 
-@pytest.mark.parametrize("kind", ["dcgan", "ebm"])
+@pytest.mark.parametrize("kind", registry.names())
 def test_two_process_run_then_one_process_resume_both_finish(kind, tmp_path):
-    train(kind, 2, tmp_path, max_steps=2)
+    """Every registered kind trains data-parallel: one run folder written by rank 0, loadable, resumable by 1."""
+    proc = train(kind, 2, tmp_path, max_steps=2)
+    assert proc.stdout.count("data parallel: 2 processes") == 1  # rank 0 alone reports (and writes)
     assert ckpt(tmp_path, kind)["step"] == 2
+    run = tmp_path / "r" / kind
+    assert json.loads((run / "metrics.json").read_text())["processes"] == 2
+    steps = [line.split(",")[0] for line in (run / "history.csv").read_text().splitlines()[1:]]
+    assert len(steps) == len(set(steps)) > 0  # one writer: no row twice
+    assert registry.load_trained(run / "checkpoint.pt", "cpu").sample(2, seed=0).shape[0] == 2
     proc = train(kind, 1, tmp_path, max_steps=4)
     assert "from step 2" in proc.stdout
     c = ckpt(tmp_path, kind)
     assert c["step"] == 4
     assert all(torch.isfinite(t).all() for m in c["model"].values() for t in m.values() if t.is_floating_point())
-    assert (tmp_path / "r" / kind / "metrics.json").exists()
+    assert json.loads((run / "metrics.json").read_text())["processes"] == 1
 
 
 def test_sigusr1_on_one_rank_stops_all_ranks_with_one_checkpoint(tmp_path):

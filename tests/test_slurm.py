@@ -29,6 +29,8 @@ sys.path.insert(0, str(ROOT / "lib"))
 
 from genlab.book import slurm  # noqa: E402
 from genlab.base.config import parse_assignments  # noqa: E402
+from genlab.models import registry  # noqa: E402
+from genlab.models.registry import kind_of_notebook  # noqa: E402
 
 HOW_TO_RUN = ("no Slurm cluster here: start a one-node test cluster with `sudo bash slurm/ci/cluster.sh start` "
               "(Debian/Ubuntu; installs munge, slurmctld, slurmd), then `python -m pytest -m slurm tests/test_slurm.py`")
@@ -130,7 +132,9 @@ def test_submit_with_gpus_trains_each_model_before_its_notebook(tmp_path):
     assert out.returncode == 0, out.stderr
     sbatch = [line for line in out.stdout.splitlines() if line.startswith("sbatch ")]
     trains = [i for i, line in enumerate(sbatch) if "slurm/train.sbatch" in line]
-    assert [sbatch[i].split("train.sbatch ")[1].split()[0] for i in trains] == ["dcgan", "ddpm", "ebm", "stylegan"]
+    kinds = [k for nb in toc_notebooks(ROOT) if (k := kind_of_notebook(nb))]  # every registered kind, book order
+    assert sorted(kinds) == sorted(registry.names())
+    assert [sbatch[i].split("train.sbatch ")[1].split()[0] for i in trains] == kinds
     for i in trains:
         kind = sbatch[i].split("train.sbatch ")[1].split()[0]
         assert "--nodes=2 --ntasks-per-node=4 --gpus-per-node=4" in sbatch[i] and "-p logger=wandb" in sbatch[i]
@@ -148,7 +152,7 @@ def test_training_job_parameters_are_the_notebooks(tmp_path):
     values = slurm.train_params("dcgan", "smoke", overrides={"output_dir": "/x"}, root=ROOT)
     notebook = slurm.notebook_defaults(ROOT / "notebooks" / "01_dcgan.ipynb")
     assert set(values) == set(notebook) and values["output_dir"] == "/x" and values["run"] == "smoke"
-    with pytest.raises(ValueError, match="model 'gan' has no training notebook.*dcgan, ddpm, ebm"):
+    with pytest.raises(ValueError, match="model 'gan' has no training notebook.*dcgan, stylegan, ddpm, ebm"):
         slurm.train_notebook("gan", ROOT)
 
 

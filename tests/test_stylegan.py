@@ -17,7 +17,7 @@ from genlab.models.stylegan.layers import (EqualConv2d, EqualLinear, modulated_c
 from genlab.models.stylegan.losses import lazy_adam, r1_penalty
 from genlab.models.stylegan.training import StyleGANEMA
 
-TINY = dict(z_dim=8, w_dim=8, channel_base=64, channel_max=8, batch_size=8, device="cpu")
+TINY = dict(z_dim=8, w_dim=8, channel_base=64, channel_max=8, batch_size=8, mbstd_group=4, device="cpu")
 
 
 def test_demodulated_conv_has_unit_variance_whatever_the_style():

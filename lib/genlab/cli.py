@@ -16,9 +16,6 @@ import yaml
 
 from .base.config import parse_assignments
 
-# Sampling options the CLI passes on; the model checks them against its own sampler_options().
-SAMPLE_OPTIONS = {"sampler": str, "steps": int, "eta": float, "guidance": float, "step_size": float,
-                  "noise": float, "init": str, "spacing": str, "quench": int, "psi": float}
 
 
 def load_params_file(path: str | None) -> dict[str, Any]:
@@ -44,8 +41,31 @@ def parse_labels(labels: list[int] | None, n: int, num_classes: int):
     return torch.tensor(labels * reps, dtype=torch.int64)[:n]
 
 
+def sampler_flags() -> dict[str, tuple[type, list[str]]]:
+    """Every registered kind's sampling options: name -> (type, help per kind), from the registry."""
+    from .models import get, names
+    flags: dict[str, tuple[type, list[str]]] = {}
+    for name in names():
+        kind = get(name)
+        for opt in kind.trained.options(kind.config(), 1).values():
+            typ, helps = flags.setdefault(opt.name, (opt.type, []))
+            if typ is not opt.type:
+                raise TypeError(f"sampling option '{opt.name}' is a {typ.__name__} in one kind and a "
+                                f"{opt.type.__name__} in {name}; one flag cannot take both")
+            helps.append(f"{name}: {opt.help}")
+    return flags
+
+
+def add_sampler_flags(sp: argparse.ArgumentParser) -> None:
+    """One flag per sampling option of any kind; the loaded model checks the ones given."""
+    flags = sampler_flags()
+    for name, (typ, helps) in flags.items():
+        sp.add_argument(f"--{name.replace('_', '-')}", dest=name, type=typ, help="; ".join(helps))
+    sp.set_defaults(sampler_option_names=list(flags))
+
+
 def sample_options(args: argparse.Namespace) -> dict[str, Any]:
-    return {k: getattr(args, k) for k in SAMPLE_OPTIONS if getattr(args, k, None) is not None}
+    return {k: getattr(args, k) for k in args.sampler_option_names if getattr(args, k, None) is not None}
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
@@ -229,16 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--out", required=True, help="FILE.pt (images + labels) or FILE.png (grid)")
     sp.add_argument("--device", default="auto")
-    sp.add_argument("--sampler", help="ddim, dpm++ or ddpm (DDPM)")
-    sp.add_argument("--spacing", help="uniform or quadratic DDIM timesteps (DDPM)")
-    sp.add_argument("--steps", type=int, help="sampling steps (DDPM/DDIM, Langevin)")
-    sp.add_argument("--eta", type=float, help="DDIM eta (0 = deterministic)")
-    sp.add_argument("--guidance", type=float, help="classifier-free guidance scale (DDPM)")
-    sp.add_argument("--step-size", dest="step_size", type=float, help="Langevin step size (EBM)")
-    sp.add_argument("--noise", type=float, help="Langevin noise scale (EBM)")
-    sp.add_argument("--quench", type=int, help="last Langevin steps without noise (EBM)")
-    sp.add_argument("--psi", type=float, help="truncation psi in [0, 1] (StyleGAN)")
-    sp.add_argument("--init", help="noise or buffer: where Langevin chains start (EBM)")
+    add_sampler_flags(sp)
     sp.set_defaults(func=cmd_sample)
     sp = sub.add_parser("evaluate", help="score samples of a checkpoint (FD, KID, IS, precision/recall, ...)")
     sp.add_argument("--checkpoint", required=True)
@@ -250,10 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="standard Inception-v3 FID when its weights are on disk (see README)")
     sp.add_argument("--feature-net", dest="feature_net", action="append", metavar="NAME=VALUE",
                     help="feature net parameter (width, epochs, batch_size, lr, max_train, seed)")
-    for opt in ("sampler", "eta", "guidance", "noise", "init", "spacing", "quench", "psi"):
-        sp.add_argument(f"--{opt}", type=SAMPLE_OPTIONS[opt])
-    sp.add_argument("--steps", type=int)
-    sp.add_argument("--step-size", dest="step_size", type=float)
+    add_sampler_flags(sp)
     sp.set_defaults(func=cmd_evaluate)
     add_serve_parser(sub)
     return p

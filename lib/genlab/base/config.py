@@ -260,3 +260,8 @@ def parse_assignments(items: list[str] | None) -> dict[str, Any]:
                 pass
         out[key.strip()] = parsed
     return out
+
+
+def redefault(name: str, default: Any) -> Any:
+    """The :class:`RunConfig` field ``name`` with another default (a kind's quick profile), same checks and help."""
+    return field(default=default, metadata=RunConfig.__dataclass_fields__[name].metadata)

@@ -44,6 +44,7 @@ import yaml
 from ..base.files import write_json
 from ..base.paths import project_root
 from ..base.runlog import format_seconds
+from ..models.registry import info, kind_of_notebook
 
 KERNEL_NAME = "genlab"
 PROFILES = ("quick", "smoke", "full")
@@ -130,11 +131,12 @@ def profile_parameters(notebook: Path, profile: str, root: Path, params_dir: Pat
             return {}
         params_dir = root / "slurm" / "params" / profile
     path = Path(params_dir) / f"{notebook.stem}.yaml"
-    if not path.exists():
-        return {}
-    values = yaml.safe_load(path.read_text()) or {}
+    values = yaml.safe_load(path.read_text()) if path.exists() else {}
     if not isinstance(values, dict):
         raise ValueError(f"{path} must hold 'name: value' lines, not {type(values).__name__}")
+    kind = kind_of_notebook(notebook)
+    if profile == "smoke" and kind:  # a model chapter's smoke run is its kind's (models/<kind>/kind.yaml)
+        values = {**info(kind)["smoke"], **values}
     return values
 
 

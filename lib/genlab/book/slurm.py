@@ -30,6 +30,7 @@ import yaml
 
 from ..base.config import DOWNLOADABLE, parse_assignments
 from ..base.paths import project_root
+from ..models.registry import kind_of_notebook
 from .runner import profile_parameters, select, toc_notebooks
 
 # Notebooks that read the results of all others: submitted last, after every other job succeeded.
@@ -77,12 +78,11 @@ def plan(profile: str, params_dir: str | None = None, overrides: dict[str, Any] 
 # ----------------------------------------------------------------------------- training jobs
 
 def train_notebook(kind: str, root: Path | None = None) -> Path:
-    """The notebook in ``_toc.yml`` that trains model ``kind``: ``notebooks/NN_<kind>.ipynb``."""
+    """The notebook in ``_toc.yml`` that trains model ``kind`` (the registry names it)."""
     root = root or project_root()
-    found = [nb for nb in toc_notebooks(root) if re.fullmatch(rf"\d+_{re.escape(kind)}", nb.stem)]
+    found = [nb for nb in toc_notebooks(root) if kind_of_notebook(nb) == kind]
     if not found:
-        kinds = [m.group(1) for nb in toc_notebooks(root) if (m := re.fullmatch(r"\d+_(\w+)", nb.stem))
-                 and (root / "lib" / "genlab" / "models" / m.group(1) / "training.py").exists()]
+        kinds = [k for nb in toc_notebooks(root) if (k := kind_of_notebook(nb))]
         raise ValueError(f"model '{kind}' has no training notebook in _toc.yml; choose one of {', '.join(kinds)}")
     return found[0]
 
@@ -161,7 +161,7 @@ def sweep_task(spec: dict[str, Any], index: int) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m genlab.book.slurm", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
-    sp = sub.add_parser("plan", help="lines 'job STAGE NOTEBOOK RESOURCE' and 'download DATASET DATA_DIR'")
+    sp = sub.add_parser("plan", help="lines 'job STAGE NOTEBOOK RESOURCE KIND' (KIND: the model the notebook trains, or -) and 'download DATASET DATA_DIR'")
     sp.add_argument("--profile", default="full")
     sp.add_argument("--params-dir")
     sp.add_argument("-p", action="append", metavar="NAME=VALUE")
@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "plan":
             jobs, downloads = plan(args.profile, args.params_dir, parse_assignments(args.p))
             for stage, name, resource in jobs:
-                print(f"job {stage} {name} {resource}")
+                print(f"job {stage} {name} {resource} {kind_of_notebook(name) or '-'}")
             for dataset, data_dir in downloads:
                 print(f"download {dataset} {data_dir}")
         elif args.command == "train-notebook":

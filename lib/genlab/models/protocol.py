@@ -162,8 +162,14 @@ class TrainedBase:
 
     # ------------------------------------------------------------------ sampling
 
-    def sampler_options(self) -> dict[str, Option]:
+    @classmethod
+    def options(cls, config: RunConfig, num_classes: int) -> dict[str, Option]:
+        """The sampling options of a model of this kind trained with ``config`` (known before it is loaded:
+        the CLI builds its flags from them)."""
         return {}
+
+    def sampler_options(self) -> dict[str, Option]:
+        return self.options(self.config, self.num_classes)
 
     def check_options(self, options: dict[str, Any]) -> dict[str, Any]:
         """Every option known and in range (None = the default); ValueError names the bad one."""

@@ -172,6 +172,15 @@ def any_rank(flag: bool) -> bool:
     return bool(t.item() > 0)
 
 
+def sum_over_ranks(t: torch.Tensor) -> torch.Tensor:
+    """The sum of ``t`` over ranks (a new tensor, on ``t``'s device); a copy in one process."""
+    if not _world.distributed:
+        return t.clone()
+    total = _on_backend(t.clone())
+    dist.all_reduce(total)
+    return total.to(t.device)
+
+
 def max_over_ranks(value: float) -> float:
     if not _world.distributed:
         return value

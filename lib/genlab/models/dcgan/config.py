@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ...base.config import RunConfig, param
+from ...base.config import RunConfig, param, redefault
 from .nets import IMAGE_SIZES
 
 
 @dataclass(frozen=True)
 class DCGANConfig(RunConfig):
     model = "dcgan"
+
+    epochs: int = redefault("epochs", 20)
 
     image_size: int = param(28, choices=IMAGE_SIZES, arch=True, help="training resolution in pixels")
     conditional: bool = param(True, arch=True, help="class-conditional generator and discriminator")

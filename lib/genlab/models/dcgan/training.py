@@ -1,21 +1,18 @@
-"""Training a DCGAN: the non-saturating GAN update and the run around it (via :func:`genlab.train.fit`)."""
+"""Training a DCGAN: the non-saturating GAN update, and the :class:`Recipe` the library trains with."""
 
 from __future__ import annotations
-
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
 
-from ...data import DeviceBatches, balanced_labels, load_dataset, to_uint8
-from ...base.paths import resolve_path
-from ...base.run_folder import RunFolder
+from ...data import ImageData, balanced_labels, to_uint8
 from ...sampling.frozen import frozen
 from ...train import distributed
 from ...train.checkpoint import TrainState
-from ...train.devices import count_parameters, seed_everything
+from ...train.devices import count_parameters
 from ...train.ema import EMA
-from ...train.fit import SATURATION_GRIDS, StepFn, fit
+from ...train.fit import SATURATION_GRIDS
+from ...train.recipe import Recipe
 from ...train.timing import seconds_per_100
 from .config import DCGANConfig
 from .nets import Discriminator, Generator, build
@@ -68,63 +65,43 @@ def gan_step(gen: Generator, disc: Discriminator, opt_g: torch.optim.Optimizer, 
             "d_real": torch.sigmoid(logits_real).mean().detach(), "d_fake": torch.sigmoid(logits_fake).mean().detach()}
 
 
-def recipe(config: DCGANConfig, channels: int, num_classes: int,
-           device: torch.device) -> tuple[TrainState, StepFn, Callable[[], Generator]]:
-    """What :func:`train` trains with: ``(state, step_fn, sampler)``.
+def recipe(config: DCGANConfig, data: ImageData, device: torch.device) -> Recipe:
+    """The DCGAN's training: G and D with their Adam optimizers and G's EMA, one :func:`gan_step`, fixed-z grids.
 
-    ``state`` holds the seeded networks (on ``device``), their Adam optimizers and the EMA;
-    ``step_fn(step, x0, y)`` is one update (:func:`gan_step`, then the EMA); ``sampler()`` is the
-    generator samples come from (the EMA copy with recalibrated BatchNorm, or G itself without EMA).
-    Also used by ``benchmarks/dcgan_time_to_quality.py`` to drive the same recipe step by step.
+    Samples come from the EMA copy with recalibrated BatchNorm (or G itself without EMA). Also driven
+    step by step by ``benchmarks/dcgan_time_to_quality.py``.
     """
-    seed_everything(config.seed)
-    gen, disc = build(config, channels, num_classes)
+    gen, disc = build(config, data.channels, data.num_classes)
     gen, disc = gen.to(device), disc.to(device)
     opt_g = torch.optim.Adam(gen.parameters(), lr=config.lr, betas=(config.beta1, 0.999))
     opt_d = torch.optim.Adam(disc.parameters(), lr=config.lr, betas=(config.beta1, 0.999))
     ema = EMA(gen, config.ema_decay) if config.ema_decay > 0 else None
     state = TrainState({"generator": gen, "discriminator": disc}, {"generator": opt_g, "discriminator": opt_d}, ema)
+    k = gen.num_classes
+    fixed_n = 10 * k if k else 64
+    fixed_z = torch.randn(fixed_n, config.latent_dim, generator=torch.Generator().manual_seed(config.seed + 1)).to(device)
+    fixed_y = balanced_labels(fixed_n, k).to(device) if k else None
 
-    def step_fn(step: int, x0: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
-        scalars = gan_step(gen, disc, opt_g, opt_d, x0, y if gen.num_classes else None, config.ac_weight,
-                           config.batch_size)
+    def step(step: int, x0: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        scalars = gan_step(gen, disc, opt_g, opt_d, x0, y if k else None, config.ac_weight, config.batch_size)
         if ema is not None:
             ema.update(gen)
         return scalars
 
     def sampler() -> Generator:
         return gen if ema is None else recalibrated(ema.shadow, seed=config.seed)
-    return state, step_fn, sampler
 
-
-def train(config: DCGANConfig) -> TrainedDCGAN:
-    """Train (or resume) a DCGAN as ``config`` says; writes config/checkpoint/history/samples/metrics."""
-    device = distributed.setup(config.device)
-    data = load_dataset(config.dataset, "train", image_size=config.image_size,
-                        data_dir=resolve_path(config.data_dir))
-    state, step_fn, sampler = recipe(config, data.channels, data.num_classes, device)
-    gen, disc = state.modules["generator"], state.modules["discriminator"]
-    batches = DeviceBatches(data, config.batch_size, device, seed=config.seed, rows=distributed.rows(config.batch_size))
-    num_classes = gen.num_classes
-    fixed_n = 10 * num_classes if num_classes else 64
-    fixed_z = torch.randn(fixed_n, config.latent_dim, generator=torch.Generator().manual_seed(config.seed + 1)).to(device)
-    fixed_y = balanced_labels(fixed_n, num_classes).to(device) if num_classes else None
-
-    def sample_fn(step: int) -> torch.Tensor:
+    def grid(step: int) -> torch.Tensor:
         net = sampler()
         with frozen(net):
             return to_uint8(net(fixed_z, fixed_y))
 
-    result = fit(config, state, step_fn, batches, meta=data.meta(), sample_fn=sample_fn,
-                 divergence_hint="lower lr (e.g. 1e-4), or set beta1 = 0.5 and check the data range",
-                 saturation_grids=SATURATION_GRIDS)
-    trained = TrainedDCGAN(sampler(), config, config.run_dir, data.class_names, device, result.step)
-    if not distributed.is_main():
-        return trained  # rank 0 alone measures and writes
-    result.finish(RunFolder(config.run_dir).update_metrics(
-        model="dcgan", dataset=config.dataset, conditional=config.conditional, steps=result.step,
-        epochs=result.step / batches.steps_per_epoch, train_seconds=result.train_seconds,
-        parameters=count_parameters(gen) + count_parameters(disc), generator_parameters=count_parameters(gen),
-        seconds_per_100={"generator": seconds_per_100(lambda n: trained.sample(n), 100, device)},
-        device=str(device)))
-    return trained
+    def trained(step: int) -> TrainedDCGAN:
+        return TrainedDCGAN(sampler(), config, config.run_dir, data.class_names, device, step)
+
+    def metrics(trained: TrainedDCGAN) -> dict:
+        return dict(generator_parameters=count_parameters(gen),
+                    seconds_per_100={"generator": seconds_per_100(lambda n: trained.sample(n), 100, device)})
+
+    return Recipe(state, step, grid, trained, metrics, saturation_grids=SATURATION_GRIDS,
+                  divergence_hint="lower lr (e.g. 1e-4), or set beta1 = 0.5 and check the data range")

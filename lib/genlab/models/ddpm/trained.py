@@ -84,8 +84,9 @@ class TrainedDDPM(TrainedBase):
     def parameter_count(self) -> int:
         return count_parameters(self.net)
 
-    def sampler_options(self) -> dict[str, Option]:
-        c = self.config
+    @classmethod
+    def options(cls, config: DDPMConfig, num_classes: int) -> dict[str, Option]:
+        c = config
         options = [
             Option("sampler", str, c.sampler, "ddim or dpm++ (DPM-Solver++ 2M; any number of steps), or ddpm "
                    "(ancestral, all num_steps steps)", choices=SAMPLERS),
@@ -94,7 +95,7 @@ class TrainedDDPM(TrainedBase):
             Option("eta", float, c.eta, "DDIM eta: 0 deterministic, 1 fresh noise at every step", low=0, high=1),
             Option("spacing", str, "uniform", "timestep spacing of ddim and dpm++", choices=SPACINGS),
         ]
-        if self.num_classes:
+        if num_classes:
             options.append(Option("guidance", float, c.guidance,
                                   "classifier-free guidance w: 0 unconditional, 1 conditional, > 1 guided",
                                   low=0, high=50))

@@ -1,4 +1,4 @@
-"""Training a DDPM (Ho et al., 2020): the simple loss with classifier-free label dropout, via :func:`genlab.train.fit`.
+"""Training a DDPM (Ho et al., 2020): the simple loss with classifier-free label dropout (a :class:`Recipe`).
 
 epsilon- (or v-) prediction loss, AdamW with linear warm-up, gradient clipping, bf16 autocast where
 it pays, labels dropped with probability ``p_uncond``, an EMA of the weights (used for every sample);
@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import torch
 
-from ...base.paths import resolve_path
-from ...base.run_folder import RunFolder
-from ...data import DeviceBatches, balanced_labels, load_dataset
+from ...data import ImageData, balanced_labels
 from ...train import distributed
 from ...train.checkpoint import TrainState
-from ...train.devices import count_parameters, seed_everything
 from ...train.ema import EMA
-from ...train.fit import fit
+from ...train.recipe import Recipe
 from .config import DDPMConfig
 from .trained import TrainedDDPM, autocast, build, measure_samplers
 
@@ -28,24 +25,19 @@ def optimizer(net: torch.nn.Module, config: DDPMConfig, device: torch.device) ->
                              fused=device.type in ("cpu", "cuda"))
 
 
-def train(config: DDPMConfig) -> TrainedDDPM:
-    """Train (or resume) a DDPM as ``config`` says; writes config/checkpoint/history/samples/metrics."""
-    device = distributed.setup(config.device)
-    data = load_dataset(config.dataset, "train", image_size=config.image_size, data_dir=resolve_path(config.data_dir))
-    seed_everything(config.seed)
+def recipe(config: DDPMConfig, data: ImageData, device: torch.device) -> Recipe:
+    """The DDPM's training: the U-Net, AdamW with warm-up, the EMA, the loss step, DDIM grids."""
     net, diffusion = build(config, data.channels, data.num_classes)
     net, diffusion = net.to(device), diffusion.to(device)
     opt = optimizer(net, config, device)
     ema = EMA(net, config.ema_decay)
-    state = TrainState({"unet": net}, {"unet": opt}, ema)
     rows = distributed.rows(config.batch_size)  # this process's share of the global batch
-    batches = DeviceBatches(data, config.batch_size, device, seed=config.seed, rows=rows)
     num_classes = net.num_classes
     fixed_n = 2 * num_classes if num_classes else 20
     fixed_y = balanced_labels(fixed_n, num_classes) if num_classes else None
     trained = TrainedDDPM(ema.shadow, diffusion, config, config.run_dir, data.class_names, device)
 
-    def step_fn(step: int, x0: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+    def step(step: int, x0: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
         for group in opt.param_groups:  # stateless warm-up: resumes exactly from any step
             group["lr"] = config.lr * min(1.0, (step + 1) / max(1, config.warmup_steps))
         with autocast(device, config.amp):
@@ -59,19 +51,17 @@ def train(config: DDPMConfig) -> TrainedDDPM:
         ema.update(net)
         return {"loss": loss.detach(), "grad_norm": norm.detach()}
 
-    def sample_fn(step: int) -> torch.Tensor:
+    def grid(step: int) -> torch.Tensor:
         # EMA weights, own generator: the global RNG (batches, noise of the loss) is untouched.
         return trained.sample(fixed_n, labels=fixed_y, seed=config.seed + 1, sampler="ddim", steps=config.sample_steps)
 
-    result = fit(config, state, step_fn, batches, meta=data.meta(), sample_fn=sample_fn,
-                 divergence_hint="lower lr (e.g. 2e-4), keep grad_clip = 1 and check the data range")
-    trained.step = result.step
-    if not distributed.is_main():
-        return trained  # rank 0 alone measures and writes
-    result.finish(RunFolder(config.run_dir).update_metrics(
-        model="ddpm", dataset=config.dataset, conditional=config.conditional, schedule=config.schedule,
-        num_steps=config.num_steps, steps=result.step, epochs=result.step / batches.steps_per_epoch,
-        train_seconds=result.train_seconds, parameters=count_parameters(net),
-        guidance=config.guidance if num_classes else None, seconds_per_100=measure_samplers(trained),
-        device=str(device)))
-    return trained
+    def finished(step: int) -> TrainedDDPM:
+        trained.step = step
+        return trained
+
+    def metrics(trained: TrainedDDPM) -> dict:
+        return dict(schedule=config.schedule, num_steps=config.num_steps,
+                    guidance=config.guidance if num_classes else None, seconds_per_100=measure_samplers(trained))
+
+    return Recipe(TrainState({"unet": net}, {"unet": opt}, ema), step, grid, finished, metrics,
+                  divergence_hint="lower lr (e.g. 2e-4), keep grad_clip = 1 and check the data range")

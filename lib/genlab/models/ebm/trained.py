@@ -70,8 +70,9 @@ class TrainedEBM(TrainedBase):
     def parameter_count(self) -> int:
         return count_parameters(self.net)
 
-    def sampler_options(self) -> dict[str, Option]:
-        c = self.config
+    @classmethod
+    def options(cls, config: EBMConfig, num_classes: int) -> dict[str, Option]:
+        c = config
         options = [
             Option("steps", int, c.sample_steps, "Langevin steps", low=1, high=100_000),
             Option("step_size", float, c.step_size, "Langevin step: x <- x - (step_size/2) grad_x E + noise z",

@@ -24,14 +24,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...base.paths import resolve_path
 from ...base.run_folder import RunFolder
-from ...data import DeviceBatches, load_dataset, to_uint8
+from ...data import ImageData, to_uint8
 from ...sampling.langevin import ReplayBuffer, langevin, uniform_noise
 from ...train import distributed
 from ...train.checkpoint import TrainState
-from ...train.devices import count_parameters, seed_everything
-from ...train.fit import DivergenceError, fit
+from ...train.fit import DivergenceError
+from ...train.recipe import Recipe
 from ...train.timing import seconds_per_100
 from .config import EBMConfig
 from .nets import build
@@ -65,21 +64,16 @@ def check_divergence(step: int, e_pos: torch.Tensor, e_neg: torch.Tensor, grad_n
                           f"Try: {config.divergence_advice()}")
 
 
-def train(config: EBMConfig) -> TrainedEBM:
-    """Train (or resume) an EBM as ``config`` says; writes config/checkpoint/history/samples/metrics."""
-    device = distributed.setup(config.device)
-    data = load_dataset(config.dataset, "train", image_size=config.image_size, data_dir=resolve_path(config.data_dir))
-    seed_everything(config.seed)
+def recipe(config: EBMConfig, data: ImageData, device: torch.device) -> Recipe:
+    """The EBM's training: the energy net, Adam, the replay buffer and one contrastive-divergence step."""
     net = build(config, data.channels, data.num_classes).to(device)
     conditional = net.num_classes > 0
     opt = torch.optim.Adam(net.parameters(), lr=config.lr, betas=(config.beta1, config.beta2))
     shape = (data.channels, config.image_size, config.image_size)
     buffer = ReplayBuffer(config.buffer_size, shape, config.reinit, device)
-    state = TrainState({"energy": net}, {"energy": opt}, extra={"buffer": buffer.images})
-    batches = DeviceBatches(data, config.batch_size, device, seed=config.seed, rows=distributed.rows(config.batch_size))
     ckpt_path = RunFolder(config.run_dir).checkpoint
 
-    def step_fn(step: int, x0: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+    def step(step: int, x0: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
         with distributed.rank_rng(config.seed, step, device):
             return cd_step(step, x0, y)
 
@@ -107,21 +101,19 @@ def train(config: EBMConfig) -> TrainedEBM:
                 "cd": cd.detach(), "reg": reg.detach(), "ce": ce.detach(), "grad_norm": grad_norm.detach(),
                 "fresh": fresh.float().mean()}
 
-    def sample_fn(step: int) -> torch.Tensor:
+    def grid(step: int) -> torch.Tensor:
         return to_uint8(buffer.images[:64])  # a fixed slice of the buffer: no RNG consumed
 
-    result = fit(config, state, step_fn, batches, meta=data.meta(), sample_fn=sample_fn,
-                 divergence_hint=config.divergence_advice())
-    trained = TrainedEBM(net, config, config.run_dir, data.class_names, device, result.step, buffer.images)
-    if not distributed.is_main():
-        return trained  # rank 0 alone measures and writes
-    test = trained.test_images(500)
-    auroc = ood_auroc(trained.energies(test), trained.energies(to_uint8(uniform_noise(test.shape))))
-    spc = seconds_per_100(lambda n: trained.sample(n, init="noise"), 100, device)
-    result.finish(RunFolder(config.run_dir).update_metrics(
-        model="ebm", dataset=config.dataset, conditional=conditional, steps=result.step,
-        epochs=result.step / batches.steps_per_epoch, train_seconds=result.train_seconds,
-        parameters=count_parameters(net), langevin_steps_train=config.langevin_steps,
-        sample_steps=config.sample_steps, seconds_per_100={f"langevin_{config.sample_steps}_steps_from_noise": spc},
-        ood_auroc_real_vs_uniform_noise=auroc, device=str(device)))
-    return trained
+    def trained(step: int) -> TrainedEBM:
+        return TrainedEBM(net, config, config.run_dir, data.class_names, device, step, buffer.images)
+
+    def metrics(trained: TrainedEBM) -> dict:
+        test = trained.test_images(500)
+        auroc = ood_auroc(trained.energies(test), trained.energies(to_uint8(uniform_noise(test.shape))))
+        spc = seconds_per_100(lambda n: trained.sample(n, init="noise"), 100, device)
+        return dict(langevin_steps_train=config.langevin_steps, sample_steps=config.sample_steps,
+                    seconds_per_100={f"langevin_{config.sample_steps}_steps_from_noise": spc},
+                    ood_auroc_real_vs_uniform_noise=auroc)
+
+    return Recipe(TrainState({"energy": net}, {"energy": opt}, extra={"buffer": buffer.images}), step, grid,
+                  trained, metrics, divergence_hint=config.divergence_advice())

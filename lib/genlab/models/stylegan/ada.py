@@ -1,6 +1,6 @@
 """Adaptive discriminator augmentation: the controller of p (ADA paper §3, eq. 1's r_t heuristic).
 
-r_t = E[sign(D_train)] over the reals D saw since the last update; every ``interval`` minibatches
+r_t = E[sign(D_train)] over the reals D saw since the last update (on every rank); every ``interval`` minibatches
 p <- clamp(p + sign(r_t - target) * (batch * interval) / (ada_kimg * 1000), 0, 1), so p can move
 from 0 to 1 in ada_kimg thousand images (the official default 500 kimg is far too slow for short runs).
 Its state lives in tensors so that it is checkpointed with the run and resumes exactly.
@@ -9,6 +9,8 @@ Its state lives in tensors so that it is checkpointed with the run and resumes e
 from __future__ import annotations
 
 import torch
+
+from ...train import distributed
 
 
 class AdaController:
@@ -32,7 +34,8 @@ class AdaController:
         """After minibatch ``step`` (0-based): every ``interval`` minibatches, move p toward r_t = target."""
         if (step + 1) % self.interval or self.sums[1] == 0:
             return
-        self.rt.fill_(self.sums[0] / self.sums[1])
+        sums = distributed.sum_over_ranks(self.sums)  # r_t over every rank's reals: one p for all ranks
+        self.rt.fill_(sums[0] / sums[1])
         if self.enabled:
             self.p.add_(torch.sign(self.rt - self.target) * self.step_size).clamp_(0.0, 1.0)
         self.sums.zero_()

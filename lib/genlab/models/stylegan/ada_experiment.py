@@ -24,5 +24,5 @@ def arms(config: StyleGANConfig) -> dict[str, StyleGANConfig]:
 
 def run(config: StyleGANConfig) -> dict[str, TrainedStyleGAN]:
     """Train (or resume) both arms; returns {"off": ..., "on": ...}."""
-    from .training import train
-    return {arm: train(cfg) for arm, cfg in arms(config).items()}
+    from . import KIND
+    return {arm: KIND.train(cfg) for arm, cfg in arms(config).items()}

@@ -1,14 +1,15 @@
 """Every parameter of a StyleGAN2-ADA run (the notebook's ``parameters`` cell).
 
-Defaults are the lite 32 px CPU size (z = w = 128, mapping depth 2, 128/128/64/32 channels) with the
-official low-resolution choices (gamma 0.01, path length off); ``ada_kimg`` is scaled to short runs.
+Defaults are the quick CPU profile, the chapter's: 32 px, z = w = 64, mapping depth 2, at most 32 channels,
+minibatch-std groups of 32, with the official low-resolution choices (gamma 0.01, path length off);
+``ada_kimg`` is scaled to short runs.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ...base.config import RunConfig, param
+from ...base.config import RunConfig, param, redefault
 from .generator import IMAGE_SIZES
 
 
@@ -16,19 +17,22 @@ from .generator import IMAGE_SIZES
 class StyleGANConfig(RunConfig):
     model = "stylegan"
 
+    epochs: int = redefault("epochs", 20)
+    checkpoint_every: int = redefault("checkpoint_every", 2)
+
     image_size: int = param(32, choices=IMAGE_SIZES, arch=True, help="training resolution in pixels (power of 2)")
     conditional: bool = param(True, arch=True, help="class-conditional G (label embedding into w) and projection D")
-    z_dim: int = param(128, low=2, high=1024, arch=True, help="size of z")
-    w_dim: int = param(128, low=2, high=1024, arch=True, help="size of w (the intermediate latent)")
+    z_dim: int = param(64, low=2, high=1024, arch=True, help="size of z")
+    w_dim: int = param(64, low=2, high=1024, arch=True, help="size of w (the intermediate latent)")
     mapping_layers: int = param(2, low=1, high=8, arch=True, help="FC layers of the mapping network (official: 8; 2 at low res)")
-    channel_base: int = param(1024, low=16, high=65536, arch=True, help="feature maps at res r: min(channel_base / r, channel_max)")
-    channel_max: int = param(128, low=4, high=1024, arch=True, help="most feature maps of any layer")
+    channel_base: int = param(512, low=16, high=65536, arch=True, help="feature maps at res r: min(channel_base / r, channel_max)")
+    channel_max: int = param(32, low=4, high=1024, arch=True, help="most feature maps of any layer")
     ac_weight: float = param(0.0, low=0, arch=True,
                              help="auxiliary classifier loss on D's features (AC-GAN; 0 = official projection only)")
     residual_d: bool = param(True, arch=True, help="residual discriminator blocks (else plain)")
-    mbstd_group: int = param(4, low=1, high=64, arch=True, help="minibatch-std group size (must divide batch_size)")
+    mbstd_group: int = param(32, low=1, high=64, arch=True, help="minibatch-std group size (must divide batch_size)")
     batch_size: int = param(32, low=2, high=8192, help="images per step")
-    lr: float = param(0.0025, low=0, low_open=True, high=1, help="Adam learning rate of G and D (official 0.0025)")
+    lr: float = param(0.005, low=0, low_open=True, high=1, help="Adam learning rate of G and D (official 0.0025)")
     beta1: float = param(0.0, low=0, high=0.999, help="Adam beta1 (official 0)")
     beta2: float = param(0.99, low=0, high=0.9999, help="Adam beta2 (official 0.99)")
     r1_gamma: float = param(0.01, low=0, help="R1 weight gamma (~0.0002 res^2 / batch; CIFAR config 0.01)")

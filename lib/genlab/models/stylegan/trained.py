@@ -31,8 +31,9 @@ class TrainedStyleGAN(TrainedGenerator):
         gen.load_state_dict(ckpt["ema"]["shadow"] if ckpt.get("ema") else ckpt["model"]["generator"])
         return cls(gen.to(dev), config, path.parent, tuple(meta["class_names"]), dev, int(ckpt["step"]))
 
-    def sampler_options(self) -> dict[str, Option]:
-        return {"psi": Option("psi", float, self.config.truncation_psi,
+    @classmethod
+    def options(cls, config: StyleGANConfig, num_classes: int) -> dict[str, Option]:
+        return {"psi": Option("psi", float, config.truncation_psi,
                               "truncation: w = w_avg + psi (w - w_avg); 1 = none, lower = typical but less diverse",
                               low=0.0, high=1.0)}
 

@@ -1,8 +1,11 @@
-"""Training StyleGAN2-ADA: one step (G main, G path length, D main + lazy R1, ADA's p, the G EMA) and the run.
+"""Training StyleGAN2-ADA: one step (G main, G path length, D main + lazy R1, ADA's p, the G EMA) and its recipe.
 
 The step follows the official training loop's phases (Gmain, Greg, Dmain, Dreg); here the lazy R1
 term joins the D main loss on its steps (one backward instead of two), and every image D sees,
 real or fake, in the G pass and in the D pass, goes through the same augmentation with the same p.
+Data parallel: each rank trains on its rows of the global batch with latents drawn for the whole batch,
+G's and D's gradients are averaged over ranks before each optimizer step, and ADA's r_t counts every
+rank's reals. Minibatch-std groups and the path-length mean stay per rank (as in the official code).
 """
 
 from __future__ import annotations
@@ -10,14 +13,14 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ...base.paths import resolve_path
-from ...base.run_folder import RunFolder
-from ...data import DeviceBatches, ImageData, balanced_labels, load_dataset, to_uint8
+from ...data import ImageData, balanced_labels, to_uint8
 from ...sampling.frozen import frozen
+from ...train import distributed, run
 from ...train.checkpoint import TrainState
-from ...train.devices import count_parameters, seed_everything, select_device
+from ...train.devices import count_parameters
 from ...train.ema import EMA
-from ...train.fit import SATURATION_GRIDS, fit
+from ...train.fit import SATURATION_GRIDS
+from ...train.recipe import Recipe
 from ...train.timing import seconds_per_100
 from . import augment as aug
 from .ada import AdaController
@@ -47,9 +50,12 @@ class StyleGANStep:
     """One training step (a ``fit`` step function) holding G, D, their optimizers, ADA and the EMA."""
 
     def __init__(self, config: StyleGANConfig, gen: Generator, disc: Discriminator, ema: EMA | None = None):
-        if config.batch_size % min(config.mbstd_group, config.batch_size):
-            raise ValueError(f"parameter 'batch_size' = {config.batch_size} is not a multiple of 'mbstd_group' = "
-                             f"{config.mbstd_group}; the minibatch-std groups must divide the batch")
+        self.rows = distributed.rows(config.batch_size)  # this process's share of the global batch
+        b = self.rows.stop - self.rows.start
+        if b % min(config.mbstd_group, b):
+            raise ValueError(f"parameter 'batch_size' = {config.batch_size} gives {b} images per process, not a "
+                             f"multiple of 'mbstd_group' = {config.mbstd_group}; the minibatch-std groups must divide "
+                             f"each process's batch")
         self.config, self.gen, self.disc, self.ema = config, gen, disc, ema
         betas = (config.beta1, config.beta2)
         self.opt_g = lazy_adam(gen.parameters(), config.lr, betas, config.pl_interval if config.pl_weight else 0)
@@ -62,6 +68,12 @@ class StyleGANStep:
     def extra(self) -> dict[str, torch.Tensor]:
         return {**self.ada.state(), "pl_mean": self.pl_mean, "last_r1": self.last_r1}
 
+    def z(self, n: int, device: torch.device) -> torch.Tensor:
+        """Latents drawn for the global batch, this rank's rows: the same draws as one process."""
+        if self.rows.stop - self.rows.start == self.config.batch_size:
+            return torch.randn(n, self.gen.z_dim, device=device)
+        return torch.randn(self.config.batch_size, self.gen.z_dim, device=device)[self.rows][:n]
+
     def augment(self, x: torch.Tensor) -> torch.Tensor:
         """Every image D sees goes through here: ADA's pipeline with the current p (ADA §2.3)."""
         return aug.augment(x, float(self.ada.p), self.config.cutout)
@@ -72,27 +84,28 @@ class StyleGANStep:
         b = x.shape[0]
         # G main: non-saturating loss through the augmented fakes
         disc.requires_grad_(False)
-        ws = gen.ws(torch.randn(b, gen.z_dim, device=x.device), y, mixing=c.style_mixing, track_w_avg=True)
+        ws = gen.ws(self.z(b, x.device), y, mixing=c.style_mixing, track_w_avg=True)
         fake_logits, fake_classes = disc(self.augment(gen.synthesis(ws)), y, with_classes=True)
         loss_g = g_loss(fake_logits)
         if fake_classes is not None:  # AC-GAN: G is also asked for images D's head assigns to class y
             loss_g = loss_g + c.ac_weight * F.cross_entropy(fake_classes, y)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
+        distributed.average_gradients(gen)
         self.opt_g.step()
         # G reg: lazy path length on half the batch (at least 2 images), weighted by the interval
         if c.pl_weight > 0 and step % c.pl_interval == 0:
             n = max(2, b // 2)
-            ws = gen.ws(torch.randn(n, gen.z_dim, device=x.device), y[:n] if y is not None else None,
-                        mixing=c.style_mixing)
+            ws = gen.ws(self.z(n, x.device), y[:n] if y is not None else None, mixing=c.style_mixing)
             pen = path_length_penalty(gen.synthesis(ws), ws, self.pl_mean)
             self.opt_g.zero_grad(set_to_none=True)
             (pen * c.pl_weight * c.pl_interval).backward()
+            distributed.average_gradients(gen)
             self.opt_g.step()
         disc.requires_grad_(True)
         # D main (+ lazy R1 on the reals before augmentation, gamma / 2 * k * ||grad||^2)
         with torch.no_grad():
-            fake = gen(torch.randn(b, gen.z_dim, device=x.device), y, mixing=c.style_mixing)
+            fake = gen(self.z(b, x.device), y, mixing=c.style_mixing)
         do_r1 = c.r1_gamma > 0 and step % c.r1_interval == 0
         real = x.detach().requires_grad_(do_r1)
         real_logits, real_classes = disc(self.augment(real), y, with_classes=True)
@@ -107,6 +120,7 @@ class StyleGANStep:
             self.last_r1.fill_(float(r1.detach()))
         self.opt_d.zero_grad(set_to_none=True)
         total.backward()
+        distributed.average_gradients(disc)
         self.opt_d.step()
         # ADA: r_t from the signs of D on (augmented) reals, p updated every ada_interval minibatches
         self.ada.accumulate(real_logits)
@@ -119,44 +133,38 @@ class StyleGANStep:
 
 
 def training_data(config: StyleGANConfig) -> ImageData:
-    data = load_dataset(config.dataset, "train", image_size=config.image_size, data_dir=resolve_path(config.data_dir))
+    """The training split, cut to ``max_train`` images (a fixed subset: the limited-data setting ADA is for)."""
+    data = run.training_data(config)
     if config.max_train and config.max_train < len(data):
         data = data.subset(config.max_train, seed=config.seed)
     return data
 
 
-def train(config: StyleGANConfig) -> TrainedStyleGAN:
-    """Train (or resume) a StyleGAN2-ADA as ``config`` says; writes config/checkpoint/history/samples/metrics."""
-    device = select_device(config.device)
-    data = training_data(config)
-    seed_everything(config.seed)
+def recipe(config: StyleGANConfig, data: ImageData, device: torch.device) -> Recipe:
+    """StyleGAN2-ADA's training: G, D, their lazy-regularised Adams, ADA and the G EMA in one :class:`StyleGANStep`."""
     gen, disc = build(config, data.channels, data.num_classes)
     gen, disc = gen.to(device), disc.to(device)
     ema = StyleGANEMA(gen, config.batch_size, config.ema_kimg, config.ema_rampup) if config.ema_kimg > 0 else None
     stepper = StyleGANStep(config, gen, disc, ema)
     state = TrainState({"generator": gen, "discriminator": disc},
                        {"generator": stepper.opt_g, "discriminator": stepper.opt_d}, ema, stepper.extra())
-    batches = DeviceBatches(data, config.batch_size, device, seed=config.seed)
     k = gen.num_classes
     fixed_n = 10 * k if k else 64
-    g = torch.Generator().manual_seed(config.seed + 1)
-    fixed_z = torch.randn(fixed_n, config.z_dim, generator=g).to(device)
+    fixed_z = torch.randn(fixed_n, config.z_dim, generator=torch.Generator().manual_seed(config.seed + 1)).to(device)
     fixed_y = balanced_labels(fixed_n, k).to(device) if k else None
+    sampler = ema.shadow if ema is not None else gen
 
-    def sample_fn(step: int) -> torch.Tensor:
-        net = ema.shadow if ema is not None else gen
-        with frozen(net):  # fixed noise maps from their own generator: the global RNG is untouched
-            return to_uint8(net(fixed_z, fixed_y, noise=torch.Generator().manual_seed(config.seed + 2)))
+    def grid(step: int) -> torch.Tensor:
+        with frozen(sampler):  # fixed noise maps from their own generator: the global RNG is untouched
+            return to_uint8(sampler(fixed_z, fixed_y, noise=torch.Generator().manual_seed(config.seed + 2)))
 
-    result = fit(config, state, stepper, batches, meta=data.meta(), sample_fn=sample_fn,
-                 divergence_hint="lower lr (e.g. 0.001) or raise r1_gamma", saturation_grids=SATURATION_GRIDS)
-    trained = TrainedStyleGAN(ema.shadow if ema is not None else gen, config, config.run_dir, data.class_names,
-                              device, result.step)
-    RunFolder(config.run_dir).update_metrics(
-        model="stylegan", dataset=config.dataset, conditional=config.conditional, steps=result.step,
-        epochs=result.step / batches.steps_per_epoch, train_seconds=result.train_seconds,
-        parameters=count_parameters(gen) + count_parameters(disc), generator_parameters=count_parameters(gen),
-        ada_p=float(stepper.ada.p), ada_rt=float(stepper.ada.rt), train_images=len(data),
-        seconds_per_100={"generator": seconds_per_100(lambda n: trained.sample(n), 100, device)},
-        device=str(device))
-    return trained
+    def trained(step: int) -> TrainedStyleGAN:
+        return TrainedStyleGAN(sampler, config, config.run_dir, data.class_names, device, step)
+
+    def metrics(trained: TrainedStyleGAN) -> dict:
+        return dict(generator_parameters=count_parameters(gen), ada_p=float(stepper.ada.p),
+                    ada_rt=float(stepper.ada.rt),
+                    seconds_per_100={"generator": seconds_per_100(lambda n: trained.sample(n), 100, device)})
+
+    return Recipe(state, stepper, grid, trained, metrics, saturation_grids=SATURATION_GRIDS,
+                  divergence_hint="lower lr (e.g. 0.001) or raise r1_gamma")
