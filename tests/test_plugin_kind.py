@@ -176,10 +176,10 @@ def test_a_throw_away_kind_trains_samples_serves_and_compares(toy, tmp_path):
         assert r.status_code == 200, r.text
 
     # the comparison finds it among the registered kinds and names it by its title
-    from genlab.eval import compare
-    runs = compare.load_runs(compare.CompareConfig(run="smoke", output_dir=str(out)))
+    from genlab.report.runs import CompareConfig, display_name, load_runs
+    runs = load_runs(CompareConfig(run="smoke", output_dir=str(out)))
     assert "toy" in runs.metrics and runs.trained("toy").kind == "toy"
-    assert registry.get("toy").title == "Toy means"
+    assert registry.get("toy").title == display_name("toy") == "Toy means"
 
 
 def test_a_throw_away_kind_gets_a_slurm_training_job(toy, tmp_path):
@@ -199,7 +199,7 @@ def test_a_throw_away_kind_gets_a_slurm_training_job(toy, tmp_path):
 
 
 def test_fault_injection_drives_a_throw_away_kind(toy, tmp_path):
-    from genlab.train import faults
+    from genlab.tools import faults
     data = faults.tiny_folder_dataset(tmp_path / "digits")
     params = faults.fault_params("toy", data, tmp_path / "out", tmp_path / "data", epochs=3)
     log = tmp_path / "toy.log"

@@ -8,6 +8,7 @@ raises p until r_t sits at its target. Each arm is an ordinary run folder, ``<ru
 
 from __future__ import annotations
 
+from ..registry import get
 from .config import StyleGANConfig
 from .trained import TrainedStyleGAN
 
@@ -24,5 +25,5 @@ def arms(config: StyleGANConfig) -> dict[str, StyleGANConfig]:
 
 def run(config: StyleGANConfig) -> dict[str, TrainedStyleGAN]:
     """Train (or resume) both arms; returns {"off": ..., "on": ...}."""
-    from . import KIND
-    return {arm: KIND.train(cfg) for arm, cfg in arms(config).items()}
+    kind = get("stylegan")  # through the registry: this package's __init__ imports this module
+    return {arm: kind.train(cfg) for arm, cfg in arms(config).items()}
