@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PROFILE ?= quick
 STAMP := $(VENV)/.genlab-installed
 
-.PHONY: help setup book student-book check-book notebooks test test-fast lab slurm serve clean
+.PHONY: help setup book student-book check-book notebooks test test-fast lab slurm serve clean gpu-check
 
 help:
 	@echo "make book          set up .venv if missing, run every notebook (PROFILE=$(PROFILE)), build the book"
@@ -16,6 +16,7 @@ help:
 	@echo "make lab           JupyterLab in the project environment"
 	@echo "make serve         generation API and web page over outputs/quick (http://127.0.0.1:8000)"
 	@echo "make slurm         submit the whole pipeline to Slurm (see README)"
+	@echo "make gpu-check     on a GPU node: the gpu tests and GPU measurements into _build/gpu_check/"
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -51,6 +52,9 @@ serve: setup
 
 slurm: setup
 	bash slurm/submit.sh
+
+gpu-check: setup
+	PYTHONPATH=lib $(PY) benchmarks/gpu_check.py
 
 clean:
 	rm -rf _build

@@ -14,21 +14,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import time
 
 import torch
 import torch.multiprocessing as mp
 
+from genlab.base.ports import free_port
 from genlab.data import DeviceBatches, load_dataset
 from genlab.models import dcgan
 from genlab.train import distributed
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def worker(rank: int, world: int, port: int, args: argparse.Namespace, out: "mp.Queue") -> None:

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -24,34 +22,18 @@ from pathlib import Path
 import httpx
 import psutil
 
+from genlab.serve.local import start_server
+
 # Per model: the request body (besides model and seed). The DDPM uses a 20-step sampler, as documented.
 REQUESTS = {"dcgan": {"n": 8, "labels": "balanced", "output": "json"},
             "ddpm": {"n": 8, "labels": "balanced", "output": "json", "sampler": "dpm++", "steps": 20}}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start(runs: Path, workers: int, queue: int) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "genlab", "serve", "--runs", str(runs), "--port", str(port),
-                             "--device", "cpu", "--workers", str(workers), "--queue", str(queue)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"the server exited with {proc.returncode}")
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    proc.kill()
-    raise SystemExit("the server did not answer /health within 180 s")
+    try:
+        return start_server(runs, "--workers", str(workers), "--queue", str(queue), timeout=180, capture=False)
+    except RuntimeError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def memory_sampler(pid: int, stop: threading.Event, out: list[float]) -> None:

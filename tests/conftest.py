@@ -75,3 +75,20 @@ def browser(tmp_path):
         pytest.skip(str(exc))
     yield driver
     driver.quit()
+
+
+@pytest.fixture(scope="session")
+def serve_runs(tmp_path_factory) -> Path:
+    """A runs folder with a smoke model of every registered kind, plus one corrupt checkpoint (the service's
+    tests and its schema fuzzer). The EBM is trained unconditional, so that the service is also tested with a
+    model that takes no labels."""
+    from genlab import models
+    tmp = tmp_path_factory.mktemp("serve_runs")
+    for name in models.names():
+        kind = models.get(name)
+        unconditional = {"conditional": False} if name == "ebm" else {}
+        kind.train(kind.config.from_dict({**kind.smoke, "output_dir": str(tmp), "run": "serve", **unconditional}))
+    broken = tmp / "broken" / "dcgan"
+    broken.mkdir(parents=True)
+    (broken / "checkpoint.pt").write_bytes(b"this is not a checkpoint")
+    return tmp

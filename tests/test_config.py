@@ -27,6 +27,10 @@ def test_unknown_parameter_names_the_closest_valid_one():
     ("image_size", 48, "parameter 'image_size' = 48 is not allowed; choose one of 28, 32, 64"),
     ("dataset", "mnsit", "dataset 'mnsit' unknown; choose one of mnist5k, mnist, fashion_mnist, cifar10, folder:<path>"),
     ("device", "tpu", "parameter 'device' = 'tpu' unknown"),
+    # seeds and other integers are bounded (torch cannot hold 1e30: "Overflow when unpacking long long")
+    ("seed", 1e30, r"parameter 'seed' = 1000000000000000019884624838656 is out of range; allowed \[0, 4294967295\]"),
+    ("seed", 2**32, r"parameter 'seed' = 4294967296 is out of range; allowed \[0, 4294967295\]"),
+    ("max_steps", 10**30, r"parameter 'max_steps' = 1000000000000000000000000000000 is out of range; allowed \[0, 9223372036854775807\]"),
 ])
 def test_bad_values_name_the_parameter(name, value, message):
     with pytest.raises((TypeError, ValueError), match=message):

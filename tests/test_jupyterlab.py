@@ -10,7 +10,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from genlab.base.ports import free_port
 from genlab.book.runner import KERNEL_NAME, profile_parameters, write_kernelspec
 
 pytestmark = pytest.mark.slow  # starts a JupyterLab server and a kernel
@@ -30,12 +30,6 @@ NOTEBOOK = Path("notebooks/01_dcgan.ipynb")  # opened in the browser
 # the smoke profile; the DCGAN chapter needs minutes on a 2-core CPU (tests/test_kernel.py runs it with papermill).
 EXECUTED = Path("theory/ebm.ipynb")
 ARTIFACTS = ROOT / "_build" / "ci-artifacts"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -24,28 +24,20 @@ from PIL import Image  # noqa: E402
 
 from genlab import models  # noqa: E402
 from genlab.serve import Catalog, Limits, create_app  # noqa: E402
-from genlab.serve.auth import check_bind  # noqa: E402
+from genlab.serve.auth import HideToken, check_bind  # noqa: E402
+from genlab.serve.app import draw  # noqa: E402
+from genlab.serve.budget import Abandoned, Meter, OverBudget  # noqa: E402
+from genlab.serve.local import start_server  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 # ---------------------------------------------------------------------------------------------- fixtures
 
-@pytest.fixture(scope="session")
-def runs(tmp_path_factory) -> Path:
-    """A runs folder with a smoke model of every registered kind, plus one corrupt checkpoint.
-
-    The EBM is trained unconditional, so that the service is also tested with a model that takes no labels.
-    """
-    tmp = tmp_path_factory.mktemp("serve_runs")
-    for name in models.names():
-        kind = models.get(name)
-        unconditional = {"conditional": False} if name == "ebm" else {}
-        kind.train(kind.config.from_dict({**kind.smoke, "output_dir": str(tmp), "run": "serve", **unconditional}))
-    broken = tmp / "broken" / "dcgan"
-    broken.mkdir(parents=True)
-    (broken / "checkpoint.pt").write_bytes(b"this is not a checkpoint")
-    return tmp
+@pytest.fixture(scope="module")
+def runs(serve_runs) -> Path:
+    """Smoke models of every kind (the EBM unconditional) and a corrupt checkpoint: conftest's serve_runs."""
+    return serve_runs
 
 
 @pytest.fixture(scope="module")
@@ -129,21 +121,44 @@ def test_options_are_passed_to_the_model(client, catalog):
     assert client.post("/generate", json={**req, "steps": 4}).json()["images"] != a["images"]
 
 
-def test_aliases_pick_their_kind(client):
-    assert client.post("/generate/diffusion", json={"n": 2}).json()["kind"] == "ddpm"
-    assert client.post("/generate/ebm", json={"n": 2, "steps": 2}).json()["kind"] == "ebm"
+@pytest.mark.parametrize("kind", models.names())
+def test_generate_by_kind_takes_every_registered_kind(client, kind):
+    r = client.post(f"/generate/{kind}", json={"n": 2, "seed": 1})
+    assert r.status_code == 200, r.text
+    assert r.json()["kind"] == kind and r.json()["model"] == f"serve/{kind}"
+
+
+def test_generate_by_kind_refuses_other_kinds(client):
     r = client.post("/generate/ebm", json={"model": "serve/dcgan", "n": 2})
     assert r.status_code == 404 and "not a ebm" in r.json()["detail"]
+    r = client.post("/generate/diffusion", json={"n": 2})  # not a registered kind
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["path", "kind"]
 
 
 def test_docs_and_page_are_served(client):
     assert client.get("/docs").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
-    assert {"/health", "/models", "/generate", "/generate/diffusion", "/generate/ebm"} <= set(paths)
+    assert set(paths) == {"/health", "/models", "/generate", "/generate/{kind}"}
+    kinds = paths["/generate/{kind}"]["post"]["parameters"][0]["schema"]
+    assert set(kinds.get("enum") or client.get("/openapi.json").json()["components"]["schemas"]["Kind"]["enum"]) \
+        == set(models.names())
     page = client.get("/")
     assert page.status_code == 200 and "Generate" in page.text and "/page/app.js" in page.text
     for asset in ("app.js", "style.css"):
         assert client.get(f"/page/{asset}").status_code == 200
+
+
+def test_schema_documents_every_answer(catalog):
+    """png and json 200s, and 401/404/413/422/503 with their bodies and headers, are in the OpenAPI document."""
+    with TestClient(create_app(catalog, token="t")) as c:
+        schema = c.get("/openapi.json", headers={"Authorization": "Bearer t"}).json()
+    for path in ("/generate", "/generate/{kind}"):
+        answers = schema["paths"][path]["post"]["responses"]
+        assert {"200", "401", "404", "413", "422", "503"} <= set(answers), path
+        assert {"application/json", "image/png"} <= set(answers["200"]["content"])
+        assert "Retry-After" in answers["503"]["headers"] and "WWW-Authenticate" in answers["401"]["headers"]
+    assert "401" in schema["paths"]["/models"]["get"]["responses"]
+    assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
 
 
 # ---------------------------------------------------------------------------------------------- errors
@@ -178,6 +193,99 @@ def test_wrong_types_are_422_from_the_schema(client):
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "n"]
     r = client.post("/generate", json={"model": "serve/dcgan", "output": "gif"})
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "output"]
+
+
+RAW_BODIES = [  # JSON as Python reads it (NaN, Infinity, 1e400 = inf), which strict schema fuzzers never send
+    ('{"model": "serve/dcgan", "n": NaN}', "n"),
+    ('{"model": "serve/dcgan", "n": Infinity}', "n"),
+    ('{"model": "serve/dcgan", "n": -Infinity}', "n"),
+    ('{"model": "serve/dcgan", "n": 1e400}', "n"),
+    ('{"model": "serve/dcgan", "seed": NaN}', "seed"),
+    ('{"model": "serve/dcgan", "seed": 1e400}', "seed"),
+    ('{"model": "serve/dcgan", "labels": [NaN]}', "labels"),
+    ('{"model": "serve/dcgan", "labels": Infinity}', "labels"),
+    ('{"model": NaN}', "model"),
+    ('{"model": 1e400}', "model"),
+    ('{"model": "serve/ddpm", "n": 1, "steps": 1e400}', "steps"),
+    ('{"model": "serve/ddpm", "n": 1, "steps": -Infinity}', "steps"),
+    ('{"model": "serve/ddpm", "n": 1, "steps": NaN}', "steps"),
+    ('{"model": "serve/ddpm", "n": 1, "guidance": Infinity}', "guidance"),
+    ('{"model": "serve/ddpm", "n": 1, "steps": 1' + "0" * 400 + '}', "steps"),
+    ('{"model": "serve/ebm", "n": 1, "quench": 1e400}', "quench"),
+    ('{"model": "serve/ebm", "n": 1, "step_size": NaN}', "step_size"),
+]
+
+
+@pytest.mark.parametrize("raw, field", RAW_BODIES)
+def test_non_finite_and_overflowing_numbers_are_422_naming_the_field(client, raw, field):
+    r = client.post("/generate", content=raw, headers={"Content-Type": "application/json"})
+    assert r.status_code == 422, r.text
+    assert r.json()["field"] == field
+    json.dumps(r.json(), allow_nan=False)  # the answer itself is strict JSON
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"model": "serve/dcgan", "seed": False}, "seed"),
+    ({"model": "serve/dcgan", "n": True}, "n"),
+    ({"model": "serve/dcgan", "n": "8"}, "n"),
+    ({"model": "serve/dcgan", "n": 2.0}, "n"),
+    ({"model": "serve/dcgan", "labels": [True]}, "labels"),
+    ({"model": "serve/dcgan", "labels": ["7"]}, "labels"),
+    ({"model": "serve/dcgan", "seed": 2**32}, "seed"),
+    ({"model": "serve/ddpm", "steps": True}, "steps"),
+    ({"model": "serve/ddpm", "guidance": "2"}, "guidance"),
+])
+def test_booleans_and_strings_are_not_numbers(client, body, field):
+    r = client.post("/generate", json=body)
+    assert r.status_code == 422, r.text
+    assert r.json()["field"] == field
+
+
+def test_over_long_bodies_are_413_before_they_are_read_whole(client):
+    big = '{"model": "serve/dcgan", "pad": "' + "x" * 10_000_000 + '"}'
+    r = client.post("/generate", content=big, headers={"Content-Type": "application/json"})
+    assert r.status_code == 413 and "limit of 65536 bytes" in r.json()["detail"]
+    chunks = (b"x" * 100_000 for _ in range(5))  # streamed, no Content-Length
+    r = client.post("/generate", content=chunks, headers={"Content-Type": "application/json"})
+    assert r.status_code == 413
+
+
+def test_budget_is_shown_and_names_the_largest_n(catalog):
+    limits = Limits(budget=100, budgets={"ebm": 40})
+    with TestClient(create_app(catalog, limits=limits)) as c:
+        shown = c.get("/models").json()["limits"]["budget"]
+        assert shown == {**{k: 100 for k in models.names()}, "ebm": 40}
+        r = c.post("/generate", json={"model": "serve/ddpm", "n": 8, "sampler": "ddim", "steps": 20})
+        assert r.status_code == 422 and r.json()["field"] == "n", r.text
+        assert "budget of 100" in r.json()["detail"] and "at 20 steps allowed n = 1..5" in r.json()["detail"]
+        r = c.post("/generate", json={"model": "serve/ebm", "n": 1, "steps": 41})
+        assert r.status_code == 422 and r.json()["field"] == "steps" and "steps 1..40" in r.json()["detail"]
+        ok = c.post("/generate", json={"model": "serve/ddpm", "n": 5, "sampler": "ddim", "steps": 20})
+        assert ok.status_code == 200, ok.text
+
+
+def test_meter_stops_a_sampler_that_runs_more_steps_than_predicted(catalog):
+    """Whatever a request's options predict, the meter stops the sampling at the budget: 2 images x 10 steps
+    here, while the ancestral sampler would run all its T steps."""
+    served = catalog.resolve("ddpm")
+    with pytest.raises(OverBudget, match="stopped after 10 network steps per image"):
+        draw(served, 2, None, 0, {"sampler": "ddpm"}, 20, threading.Event())
+    assert not served.model.net._forward_pre_hooks, "the meter left its hooks behind"
+    assert served.model.sample(1, seed=0, sampler="ddim", steps=2).shape[0] == 1  # the model still samples
+
+
+def test_meter_stops_sampling_when_the_client_is_gone(catalog):
+    served = catalog.resolve("ebm")
+    cancel = threading.Event()
+    calls = []
+    hook = served.model.net.register_forward_pre_hook(lambda m, a: calls.append(1) or (
+        cancel.set() if len(calls) == 5 else None))
+    try:
+        with pytest.raises(Abandoned), Meter(served.model, 2, 10**6, cancel):
+            served.model.sample(2, steps=1000)
+    finally:
+        hook.remove()
+    assert len(calls) == 5  # the meter saw the flag before network call 5 ran: 995 Langevin steps never ran
 
 
 def test_unknown_model_is_404_listing_the_models(client, catalog):
@@ -216,9 +324,20 @@ def test_token_is_required_everywhere_but_health(catalog):
         assert c.post("/generate", json={"model": "serve/dcgan"}).status_code == 401
         assert c.get("/models", headers={"Authorization": "Bearer wrong"}).status_code == 401
         assert c.get("/models", headers={"Authorization": "Bearer s3cret"}).status_code == 200
-        # the page opened with ?token= sets a cookie that the page's own requests carry
-        assert c.get("/?token=s3cret").status_code == 200
+        assert c.get("/models").headers["WWW-Authenticate"] == 'Bearer realm="genlab"'
+        # the page opened with ?token= sets a cookie that the page's own requests carry, and is sent on to a
+        # clean address (no token in the address bar, the history or a later log line)
+        opened = c.get("/?token=s3cret", follow_redirects=False)
+        assert opened.status_code == 303 and opened.headers["location"] == "/"
+        assert c.get("/").status_code == 200
         assert c.post("/generate", json={"model": "serve/dcgan", "n": 1}).status_code == 200
+
+
+def test_access_log_hides_the_token():
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+                               ("127.0.0.1:5", "GET", "/?x=1&token=s3cret&y=2", "1.1", 303), None)
+    HideToken().filter(record)
+    assert record.getMessage() == '127.0.0.1:5 - "GET /?x=1&token=***&y=2 HTTP/1.1" 303'
 
 
 def test_binding_beyond_loopback_needs_a_token():
@@ -236,44 +355,20 @@ def test_missing_runs_folder_is_a_clear_error(tmp_path):
 
 # ---------------------------------------------------------------------------------------------- the CLI as a process
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(runs: Path, *args: str, env: dict | None = None) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    cmd = [sys.executable, "-m", "genlab", "serve", "--runs", str(runs), "--port", str(port), "--device", "cpu",
-           *args]
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "lib"), **(env or {})}
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    import httpx
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited with {proc.returncode}:\n{proc.stdout.read()}")
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    raise AssertionError("server did not answer /health within 120 s")
-
-
 def test_cli_as_the_dockerfile_runs_it_and_sigterm_lets_requests_finish(runs):
     """The Dockerfile's CMD: all addresses, token from the environment; then a graceful SIGTERM."""
     import httpx
-    proc, url = start_server(runs, "--host", "0.0.0.0", env={"GENLAB_TOKEN": "tok"})
+    secret = "tok-8c1f2a9e"
+    proc, url = start_server(runs, "--host", "0.0.0.0", env={"GENLAB_TOKEN": secret})
     try:
         assert httpx.get(f"{url}/health").json()["status"] == "ok"
         assert httpx.get(f"{url}/models").status_code == 401
-        auth = {"Authorization": "Bearer tok"}
+        opened = httpx.get(f"{url}/?token={secret}&x=1", follow_redirects=True)  # the documented way to open the page
+        assert opened.status_code == 200 and secret not in str(opened.url) and "Generate" in opened.text
+        auth = {"Authorization": f"Bearer {secret}"}
         assert httpx.get(f"{url}/models", headers=auth).status_code == 200
         slow = {}
-        body = {"model": "serve/ebm", "n": 8, "steps": 1000}  # the longest allowed chain: still in flight at SIGTERM
+        body = {"model": "serve/ebm", "n": 3, "steps": 1000}  # the longest allowed chains: in flight at SIGTERM
         t = threading.Thread(target=lambda: slow.update(
             r=httpx.post(f"{url}/generate", json=body, headers=auth, timeout=120)))
         t.start()
@@ -282,7 +377,7 @@ def test_cli_as_the_dockerfile_runs_it_and_sigterm_lets_requests_finish(runs):
             time.sleep(0.02)
         proc.send_signal(signal.SIGTERM)
         t.join(120)
-        assert slow["r"].status_code == 200 and len(slow["r"].json()["images"]) == 8
+        assert slow["r"].status_code == 200 and len(slow["r"].json()["images"]) == 3
         # uvicorn re-raises the signal it caught once shutdown is complete: exit by SIGTERM, after the log line
         assert proc.wait(60) in (0, -signal.SIGTERM)
     finally:
@@ -290,6 +385,34 @@ def test_cli_as_the_dockerfile_runs_it_and_sigterm_lets_requests_finish(runs):
             proc.kill()
         out = proc.stdout.read()
     assert "Waiting for connections to close" in out and "Finished server process" in out, out
+    assert "GET /?token=***&x=1" in out and secret not in out, "the token was written to the log"
+
+
+def test_work_of_a_client_that_disconnected_is_abandoned(runs):
+    """A client that hangs up mid-request: the chain stops at its next step, the worker is free again."""
+    import socket
+
+    import httpx
+    proc, url = start_server(runs, "--budget", "ebm=64000", capture=False)
+    try:
+        body = json.dumps({"model": "serve/ebm", "n": 64, "steps": 1000}).encode()
+        port = int(url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            s.sendall(b"POST /generate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+            deadline = time.time() + 30
+            while httpx.get(f"{url}/health").json()["pool"]["in_flight"] < 1 and time.time() < deadline:
+                time.sleep(0.02)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            pool = httpx.get(f"{url}/health").json()["pool"]
+            if pool["abandoned"] == 1 and pool["in_flight"] == 0:
+                break
+            time.sleep(0.05)
+        assert pool == {**pool, "abandoned": 1, "in_flight": 0}, pool
+    finally:
+        proc.terminate()
+        proc.wait(60)
 
 
 def test_cli_refuses_an_open_address_without_a_token(runs):

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from .base.config import parse_assignments
+from .base.config import SEED_MAX, parse_assignments
 
 
 
@@ -75,12 +75,16 @@ def cmd_sample(args: argparse.Namespace) -> None:
     from .data import balanced_labels
     from .models import load_trained
     from .plots import save_grid
+    from .base.outputs import check_output
     out = Path(args.out)
     if out.suffix not in (".pt", ".png"):
         raise ValueError(f"--out {out}: use a .pt file (tensors) or a .png file (a grid)")
+    check_output(out, "--out", force=args.force, inputs=(Path(args.checkpoint),))
     from .models.protocol import MAX_SAMPLES
     if not 1 <= args.n <= MAX_SAMPLES:
         raise ValueError(f"--n {args.n}: ask for 1 to {MAX_SAMPLES} images (run several commands for more)")
+    if not 0 <= args.seed <= SEED_MAX:
+        raise ValueError(f"--seed {args.seed}: out of range; allowed 0..{SEED_MAX}")
     trained = load_trained(args.checkpoint, args.device)
     labels = parse_labels(args.labels, args.n, trained.num_classes)
     if labels is None and trained.num_classes:
@@ -99,6 +103,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from .eval.featurenet import FeatureNetConfig
     from .eval.evaluation import evaluate
     from .models import load_trained
+    if not 0 <= args.seed <= SEED_MAX:
+        raise ValueError(f"--seed {args.seed}: out of range; allowed 0..{SEED_MAX}")
     trained = load_trained(args.checkpoint, args.device)
     options = sample_options(args)
     feature_config = FeatureNetConfig.from_dict(parse_assignments(args.feature_net))
@@ -183,9 +189,9 @@ def cmd_download(args: argparse.Namespace) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> None:
     """The generation service and its page (genlab.serve) over every trained model under --runs."""
-    from .serve.server import serve
+    from .serve.server import parse_budgets, serve
     serve(args.runs, host=args.host, port=args.port, token=args.token, device=args.device, workers=args.workers,
-          queue=args.queue)
+          queue=args.queue, limits=parse_budgets(args.budget))
 
 
 def add_serve_parser(sub) -> None:
@@ -197,6 +203,9 @@ def add_serve_parser(sub) -> None:
     sp.add_argument("--device", default="auto")
     sp.add_argument("--workers", type=int, default=2, help="generations running at once")
     sp.add_argument("--queue", type=int, default=4, help="requests waiting for a worker before 503s")
+    sp.add_argument("--budget", action="append", metavar="[KIND=]N",
+                    help="most images x network steps one request may cost (default 3200 = 64 images at 50 steps), "
+                         "for every kind or one kind (repeatable); shown in GET /models")
     sp.set_defaults(func=cmd_serve)
 
 
@@ -246,8 +255,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--checkpoint", required=True)
     sp.add_argument("--n", type=int, default=100)
     sp.add_argument("--labels", type=int, nargs="+", help="classes to cycle through (default: balanced)")
-    sp.add_argument("--seed", type=int, default=0)
-    sp.add_argument("--out", required=True, help="FILE.pt (images + labels) or FILE.png (grid)")
+    sp.add_argument("--seed", type=int, default=0, help=f"0..{SEED_MAX}")
+    sp.add_argument("--out", required=True, help="FILE.pt (images + labels) or FILE.png (grid); never a run's own "
+                                                  "files, and an existing file only with --force")
+    sp.add_argument("--force", action="store_true", help="replace an existing --out file")
     sp.add_argument("--device", default="auto")
     add_sampler_flags(sp)
     sp.set_defaults(func=cmd_sample)

@@ -29,6 +29,9 @@ import yaml
 from .paths import resolve_path
 
 _LITERAL_TYPES = (bool, int, float, str, type(None), list, tuple, dict)
+# Seeds: derived seeds (seed * 1_000_003 + epoch, seed + small offsets) must stay inside torch's 64-bit range.
+SEED_MAX = 2**32 - 1
+INT_MAX = 2**63 - 1  # any other integer parameter: what torch and numpy can hold
 _IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
 
 
@@ -116,6 +119,8 @@ class Config:
                     raise ValueError(f"parameter '{f.name}' = {item!r} must be a finite number")
                 if isinstance(item, (int, float)) and not isinstance(item, bool):
                     low, high = meta.get("low"), meta.get("high")
+                    if isinstance(item, int) and high is None:
+                        high = INT_MAX
                     too_low = low is not None and (item <= low if meta.get("low_open") else item < low)
                     if too_low or (high is not None and item > high):
                         lo = "-inf" if low is None else low
@@ -218,7 +223,7 @@ class RunConfig(Config):
 
     run: str = param("quick", resumable=True, help="run name: results go to <output_dir>/<run>/<model>")
     dataset: str = param("mnist5k", check=check_dataset, help="mnist5k, mnist, fashion_mnist, cifar10, folder:<path>")
-    seed: int = param(0, low=0, help="seed for initialisation, batches and fixed noise")
+    seed: int = param(0, low=0, high=SEED_MAX, help="seed for initialisation, batches and fixed noise")
     epochs: int = param(10, low=1, high=100_000, resumable=True, help="passes over the training split")
     sample_every: int = param(2, low=0, resumable=True, help="save a sample grid every N epochs (0 = only at the end)")
     checkpoint_every: int = param(5, low=0, resumable=True, help="checkpoint every N epochs (always at the end)")

@@ -23,7 +23,7 @@ QUALITY = ("fd", "kid", "is", "precision", "recall", "class_accuracy", "diversit
 
 
 def display_name(name: str) -> str:
-    """The title a model kind declares in its registry entry (a name the registry lacks is shown as is)."""
+    """The display name a model kind declares in the registry (a name the registry lacks is shown as is)."""
     return registry.info(name)["title"] if name in registry.names() else name
 
 

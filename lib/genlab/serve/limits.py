@@ -1,40 +1,58 @@
 """What one generation request may ask for, and its validation against the model's own sampler options.
 
-The body's fixed fields (model, n, labels, seed, output) are checked by pydantic; every other field
-is a sampling option, checked against the chosen model's ``sampler_options()`` (type, range,
-choices) and against the service's caps below. Every rejection is a :class:`RequestError` that names
-the field and what is allowed; the app turns it into a 422.
+The body's fixed fields (model, n, labels, seed, output) are checked by pydantic, strictly: a boolean or a
+string is not a number. Every other field is a sampling option, checked against the chosen model's
+``sampler_options()`` (type, range, choices), and the request as a whole against the service's caps and
+its cost budget (:mod:`genlab.serve.budget`). Every rejection is a :class:`RequestError` that names the
+field and what is allowed; the app turns it into a 422.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from typing import Any, Literal, Union
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
+from ..base.config import SEED_MAX
 from ..data import balanced_labels
+from .budget import DEFAULT_BUDGET, RequestError, check_budget
 
-
-class RequestError(ValueError):
-    """A bad field in a request: ``field`` names it, the message says what is allowed."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
+LARGEST_NUMBER = 2**63 - 1  # any number in a request beyond this is refused before a model sees it
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Caps per request, so that one request cannot occupy a worker for minutes or exhaust memory."""
+    """Caps per request, so that one request cannot occupy a worker for minutes or exhaust memory.
+
+    ``budget`` bounds the work: n x network steps (see :mod:`genlab.serve.budget`), per model kind
+    (``budgets`` overrides the default for some kinds).
+    """
 
     max_n: int = 64  # images per request
-    max_steps: int = 1000  # sampling steps (any option called 'steps')
+    max_steps: int = 1000  # network steps per image (any option called 'steps')
     max_pixels: int = 64 * 64 * 64  # n x height x width, summed over the request
+    max_body_bytes: int = 64 * 1024  # a request body beyond this is a 413 before it is read whole
+    budget: int = DEFAULT_BUDGET
+    budgets: dict[str, int] = field(default_factory=dict)
 
-    def describe(self) -> dict[str, int]:
-        return {"max_n": self.max_n, "max_steps": self.max_steps, "max_pixels": self.max_pixels}
+    def __post_init__(self) -> None:
+        for kind, value in {"default": self.budget, **self.budgets}.items():
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"--budget {kind}={value!r}: the budget must be a whole number >= 1 "
+                                 f"(images x network steps per request)")
+
+    def budget_for(self, kind: str) -> int:
+        return self.budgets.get(kind, self.budget)
+
+    def describe(self, kinds: list[str] | None = None) -> dict[str, Any]:
+        from ..models.registry import names
+        return {"max_n": self.max_n, "max_steps": self.max_steps, "max_pixels": self.max_pixels,
+                "max_body_bytes": self.max_body_bytes,
+                "budget": {kind: self.budget_for(kind) for kind in (kinds or names())},
+                "budget_unit": "images x network steps per request (n x steps; 1 step for a GAN)"}
 
 
 class GenerateRequest(BaseModel):
@@ -45,16 +63,24 @@ class GenerateRequest(BaseModel):
         {"model": "quick/ddpm", "n": 8, "labels": "balanced", "seed": 1, "sampler": "ddim", "steps": 20,
          "guidance": 2.0, "output": "png"}]})
 
-    model: str | None = Field(None, description="model name from GET /models (a kind name works when only one "
-                                                 "model of that kind is loaded)")
-    n: int = Field(8, ge=1, description="number of images")
-    labels: Union[Literal["balanced"], int, list[int], None] = Field(
+    model: StrictStr | None = Field(None, description="model name from GET /models (a kind name works when only "
+                                                      "one model of that kind is loaded)")
+    n: StrictInt = Field(8, ge=1, description="number of images (at most the server's max_n, see GET /models)")
+    labels: Union[Literal["balanced"], StrictInt, list[StrictInt], None] = Field(
         "balanced", description="class index, list of class indices (cycled to n), or 'balanced'")
-    seed: int = Field(0, ge=0, le=2**63 - 1, description="same request + same seed = same images")
+    seed: StrictInt = Field(0, ge=0, le=SEED_MAX, description="same request + same seed = same images")
     output: Literal["png", "json"] = Field("json", description="png: one grid image; json: base64 PNGs + timing")
 
     def options(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
+
+
+def check_number(key: str, value: Any) -> None:
+    """Non-finite and overflowing numbers never reach a model (``int(inf)`` would be a 500)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise RequestError(key, f"{key} = {value}: not a finite number")
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) > LARGEST_NUMBER:
+        raise RequestError(key, f"{key} = {str(value)[:12]}...: too large a number")
 
 
 def check_request(req: GenerateRequest, model: Any, limits: Limits) -> tuple[torch.Tensor | None, dict[str, Any]]:
@@ -73,10 +99,11 @@ def check_request(req: GenerateRequest, model: Any, limits: Limits) -> tuple[tor
         if key not in known:
             raise RequestError(key, f"{key!r} is not a sampling option of this {model.kind}; allowed: "
                                     f"{', '.join(known) or 'none'}")
+        check_number(key, value)
         option = known[key]
         try:
             options[key] = option.check(value)
-        except ValueError as exc:
+        except (ValueError, OverflowError) as exc:
             raise RequestError(key, str(exc)) from None
         if key == "steps" and options[key] > limits.max_steps:
             high = min(limits.max_steps, option.high or limits.max_steps)
@@ -86,6 +113,7 @@ def check_request(req: GenerateRequest, model: Any, limits: Limits) -> tuple[tor
     if "steps" not in options and default_steps is not None and default_steps.default > limits.max_steps:
         raise RequestError("steps", f"this model's default steps ({default_steps.default}) is above the server's "
                                     f"limit; ask for steps in 1..{limits.max_steps}")
+    check_budget(model, req.n, options, limits.budget_for(model.kind))
     return labels, options
 
 
@@ -102,7 +130,7 @@ def check_labels(req: GenerateRequest, num_classes: int, class_names: tuple[str,
         raise RequestError("labels", "labels is an empty list; give class indices or 'balanced'")
     bad = [c for c in labels if not 0 <= c < num_classes]
     if bad:
-        raise RequestError("labels", f"labels {bad} out of range; allowed 0..{num_classes - 1} "
+        raise RequestError("labels", f"labels {bad[:8]} out of range; allowed 0..{num_classes - 1} "
                                      f"({', '.join(class_names)})")
     reps = -(-req.n // len(labels))
     return torch.tensor(labels * reps, dtype=torch.int64)[:req.n]

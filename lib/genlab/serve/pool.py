@@ -31,6 +31,7 @@ class WorkerPool:
         self._lock = threading.Lock()
         self.in_flight = 0  # running + waiting
         self.rejected = 0
+        self.abandoned = 0  # requests whose client left (counted by the app)
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         """``fn(*args)`` in a worker thread; PoolFull (without waiting) when no slot is free."""
@@ -48,7 +49,8 @@ class WorkerPool:
             self._slots.release()
 
     def stats(self) -> dict[str, int]:
-        return {"workers": self.workers, "queue": self.queue, "in_flight": self.in_flight, "rejected": self.rejected}
+        return {"workers": self.workers, "queue": self.queue, "in_flight": self.in_flight, "rejected": self.rejected,
+                "abandoned": self.abandoned}
 
     def shutdown(self) -> None:
         """Finish the work already accepted, then stop the threads."""

@@ -97,14 +97,15 @@ def env_world() -> tuple[World, dict[str, str]]:
 
 
 def setup(device_name: str = "auto") -> torch.device:
-    """The training device of this process; joins the process group when launched with N > 1 processes.
+    """The training device of this process; joins the process group when a launcher started it.
 
-    One process: exactly :func:`genlab.train.devices.select_device`. Several: rank r uses
+    A plain process: exactly :func:`genlab.train.devices.select_device`. Under torchrun or a Slurm step
+    (one process too, under torchrun: the same code path as N): rank r uses
     ``cuda:LOCAL_RANK`` (NCCL) when CUDA is chosen, else the CPU (gloo). Idempotent.
     """
     global _world
     w, extra = env_world()
-    if not w.distributed:
+    if not w.distributed and "RANK" not in os.environ:  # torchrun with one process still gets its group
         return select_device(device_name)
     device = select_device(device_name)
     if device.type == "cuda":

@@ -25,5 +25,5 @@ def arms(config: StyleGANConfig) -> dict[str, StyleGANConfig]:
 
 def run(config: StyleGANConfig) -> dict[str, TrainedStyleGAN]:
     """Train (or resume) both arms; returns {"off": ..., "on": ...}."""
-    kind = get("stylegan")  # through the registry: this package's __init__ imports this module
+    kind = get("stylegan")
     return {arm: kind.train(cfg) for arm, cfg in arms(config).items()}

@@ -1,0 +1,13 @@
+"""A free TCP port on loopback, for any local server a test or benchmark starts (the service, JupyterLab,
+a DDP rendezvous)."""
+
+from __future__ import annotations
+
+import socket
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
