@@ -25,7 +25,8 @@ LAYERS = (
     {"train"},
     {"eval"},
     {"models"},
-    {"report", "serve", "tools", "book", "theory"},
+    {"report", "serve", "tools", "book", "theory", "exercises"},
+    {"grade"},  # runs submitted notebooks (book's kernel) with the exercises' hidden tests
     {"cli"},
     {"__main__"},
 )

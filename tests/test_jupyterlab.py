@@ -21,6 +21,7 @@ import pytest
 
 from genlab.base.ports import free_port
 from genlab.book.runner import KERNEL_NAME, profile_parameters, write_kernelspec
+from genlab.book.sources import read_notebook
 
 pytestmark = pytest.mark.slow  # starts a JupyterLab server and a kernel
 
@@ -28,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = Path("notebooks/01_dcgan.ipynb")  # opened in the browser
 # Executed through the kernel API: the EBM theory notebook runs the library and draws figures in seconds at
 # the smoke profile; the DCGAN chapter needs minutes on a 2-core CPU (tests/test_kernel.py runs it with papermill).
-EXECUTED = Path("theory/ebm.ipynb")
+EXECUTED = Path("theory/ebm.md")  # a MyST Markdown notebook: jupytext opens it as a notebook
 ARTIFACTS = ROOT / "_build" / "ci-artifacts"
 
 
@@ -110,6 +111,27 @@ def execute(ws, code: str, session: str, timeout: float = 600) -> tuple[str, lis
     return status, outputs
 
 
+def test_the_markdown_chapter_opens_as_a_notebook_and_saves_back_as_text(lab):
+    """jupytext's contents manager: the server hands JupyterLab the .md chapter as a notebook (cells, kernel),
+    and a notebook saved to it is written back as MyST Markdown, not JSON."""
+    import httpx
+    url, token, tmp = lab
+    auth = {"Authorization": f"token {token}"}
+    r = httpx.get(f"{url}/api/contents/{EXECUTED.as_posix()}", params={"type": "notebook"}, headers=auth, timeout=60)
+    assert r.status_code == 200, r.text
+    model = r.json()
+    assert model["type"] == "notebook" and model["content"]["metadata"]["kernelspec"]["name"] == KERNEL_NAME
+    cells = model["content"]["cells"]
+    assert any("parameters" in c["metadata"].get("tags", []) for c in cells)
+    cells[0]["source"] = cells[0]["source"] + "\n\nAn added line."
+    saved = tmp / "root" / EXECUTED
+    r = httpx.put(f"{url}/api/contents/{EXECUTED.as_posix()}", headers=auth, timeout=60,
+                  json={"type": "notebook", "format": "json", "content": model["content"]})
+    assert r.status_code == 200, r.text
+    text = saved.read_text()
+    assert text.startswith("---\njupytext:") and "An added line." in text and '"cell_type"' not in text
+
+
 def test_the_lab_server_runs_a_notebook_through_its_kernel_api(lab):
     """POST /api/sessions with the 'genlab' kernel, then every code cell over the kernel's websocket, the
     parameters cell followed by the smoke profile (as papermill injects it), the run going to tmp."""
@@ -125,7 +147,7 @@ def test_the_lab_server_runs_a_notebook_through_its_kernel_api(lab):
     kernel_id, session_id = session["kernel"]["id"], uuid.uuid4().hex
     params = {**profile_parameters(EXECUTED, "smoke", ROOT), "output_dir": str(tmp / "outputs")}
     injected = "\n".join(f"{k} = {v!r}" for k, v in params.items())
-    cells = [c for c in nbformat.read(ROOT / EXECUTED, as_version=4).cells if c.cell_type == "code"]
+    cells = [c for c in read_notebook(ROOT / EXECUTED).cells if c.cell_type == "code"]
     ws = websocket.create_connection(f"{url.replace('http', 'ws')}/api/kernels/{kernel_id}/channels"
                                      f"?session_id={session_id}", header=[f"Authorization: token {token}"])
     try:

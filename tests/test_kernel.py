@@ -8,10 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from genlab import cli
-from genlab.book.runner import KERNEL_NAME, install_kernel
+from genlab.book.runner import KERNEL_NAME, install_kernel, profile_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -22,6 +21,10 @@ def test_install_kernel_writes_spec_for_this_interpreter(tmp_path):
     assert spec_dir == tmp_path / "share" / "jupyter" / "kernels" / KERNEL_NAME
     spec = json.loads((spec_dir / "kernel.json").read_text())
     assert spec["argv"][0] == sys.executable and "{connection_file}" in spec["argv"]
+    # JupyterLab opens the MyST Markdown chapters as notebooks (jupytext's view) on a double click
+    overrides = json.loads((tmp_path / "share" / "jupyter" / "lab" / "settings" / "overrides.json").read_text())
+    viewers = overrides["@jupyterlab/docmanager-extension:plugin"]["defaultViewers"]
+    assert viewers["markdown"] == viewers["myst"] == "Jupytext Notebook"
 
 
 @pytest.mark.slow  # runs a chapter with papermill
@@ -30,7 +33,7 @@ def test_plain_papermill_runs_a_notebook_at_the_smoke_profile(tmp_path):
     JUPYTER_PATH: the kernel named in the notebook must be found in the environment's share/jupyter."""
     assert cli.main(["install-kernel"]) == 0
     assert (Path(sys.prefix) / "share" / "jupyter" / "kernels" / KERNEL_NAME / "kernel.json").is_file()
-    params = yaml.safe_load((ROOT / "slurm/params/smoke/01_dcgan.yaml").read_text())
+    params = profile_parameters(Path("notebooks/01_dcgan.ipynb"), "smoke", ROOT)  # the kind's smoke run (kind.yaml)
     args = [str(BIN / "papermill"), str(ROOT / "notebooks/01_dcgan.ipynb"), str(tmp_path / "out.ipynb"),
             "--cwd", str(ROOT / "notebooks"), "--no-progress-bar"]
     for k, v in {**params, "output_dir": str(tmp_path / "outputs")}.items():

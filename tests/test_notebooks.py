@@ -13,15 +13,16 @@ import pytest
 
 from genlab.book.check import BrowserMissing, check_book, find_chromium
 from genlab.book.runner import NotebookFailed, run_notebooks, toc_notebooks
+from genlab.book.sources import is_notebook, read_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 
 NOTEBOOKS = toc_notebooks(ROOT)
-ALL_NOTEBOOKS = sorted(p.relative_to(ROOT) for d in ("notebooks", "theory") for p in (ROOT / d).glob("*.ipynb"))
+ALL_NOTEBOOKS = sorted(p.relative_to(ROOT) for d in ("notebooks", "theory") for p in (ROOT / d).glob("*.*") if is_notebook(p))
 
 
 def code_cells(path):
-    return [c for c in nbformat.read(ROOT / path, as_version=4).cells if c.cell_type == "code"]
+    return [c for c in read_notebook(ROOT / path).cells if c.cell_type == "code"]
 
 
 @pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=str)
@@ -54,7 +55,7 @@ def test_model_notebooks_are_thin_with_a_literal_parameters_cell(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=str)
 def test_every_notebook_runs_at_the_smoke_profile(smoke_build, path):
     build, _ = smoke_build
-    executed = nbformat.read(build / "src" / path, as_version=4)
+    executed = nbformat.read(build / "src" / path.with_suffix(".ipynb"), as_version=4)
     errors = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
     assert any(c.outputs for c in executed.cells if c.cell_type == "code")

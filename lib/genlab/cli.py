@@ -41,24 +41,10 @@ def parse_labels(labels: list[int] | None, n: int, num_classes: int):
     return torch.tensor(labels * reps, dtype=torch.int64)[:n]
 
 
-def sampler_flags() -> dict[str, tuple[type, list[str]]]:
-    """Every registered kind's sampling options: name -> (type, help per kind), from the registry."""
-    from .models import get, names
-    flags: dict[str, tuple[type, list[str]]] = {}
-    for name in names():
-        kind = get(name)
-        for opt in kind.trained.options(kind.config(), 1).values():
-            typ, helps = flags.setdefault(opt.name, (opt.type, []))
-            if typ is not opt.type:
-                raise TypeError(f"sampling option '{opt.name}' is a {typ.__name__} in one kind and a "
-                                f"{opt.type.__name__} in {name}; one flag cannot take both")
-            helps.append(f"{name}: {opt.help}")
-    return flags
-
-
 def add_sampler_flags(sp: argparse.ArgumentParser) -> None:
     """One flag per sampling option of any kind; the loaded model checks the ones given."""
-    flags = sampler_flags()
+    from .models.registry import sampling_options
+    flags = sampling_options()
     for name, (typ, helps) in flags.items():
         sp.add_argument(f"--{name.replace('_', '-')}", dest=name, type=typ, help="; ".join(helps))
     sp.set_defaults(sampler_option_names=list(flags))
@@ -124,7 +110,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 def cmd_run_notebooks(args: argparse.Namespace) -> None:
     from .book.runner import run_notebooks
     run_notebooks(args.profile, only=args.only, params_dir=args.params_dir, parameters=parse_assignments(args.p),
-                  build_dir=args.build_dir)
+                  build_dir=args.build_dir, cache=not args.no_cache)
 
 
 def cmd_build_book(args: argparse.Namespace) -> None:
@@ -149,7 +135,7 @@ class BookProblems(RuntimeError):
 def cmd_all(args: argparse.Namespace) -> None:
     from .book.runner import build_book, run_notebooks
     run_notebooks(args.profile, params_dir=args.params_dir, parameters=parse_assignments(args.p),
-                  build_dir=args.build_dir)
+                  build_dir=args.build_dir, cache=not args.no_cache)
     build_book(build_dir=args.build_dir)
 
 
@@ -219,6 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--params-dir", help="folder of <notebook stem>.yaml parameter files (overrides --profile)")
         sp.add_argument("-p", action="append", metavar="NAME=VALUE", help="parameter for every notebook that declares it")
         sp.add_argument("--build-dir", default="_build")
+        sp.add_argument("--no-cache", action="store_true", help="execute even notebooks unchanged since their last run")
 
     sp = sub.add_parser("all", help="execute every notebook in _toc.yml, then build the book")
     runner_args(sp)
@@ -275,6 +262,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_sampler_flags(sp)
     sp.set_defaults(func=cmd_evaluate)
     add_serve_parser(sub)
+    from .grade.commands import add_course_parsers
+    add_course_parsers(sub)
     return p
 
 

@@ -1,4 +1,4 @@
-"""Numerical checks for the theory chapters (``theory/diffusion.ipynb``, ``theory/ebm.ipynb``).
+"""Numerical checks for the theory chapters (``theory/diffusion.md``, ``theory/ebm.md``).
 
 Every derived result in those chapters is followed by a cell that compares the closed form with
 a simulation or an exact computation through :class:`Checks`. A failing comparison raises

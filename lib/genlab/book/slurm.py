@@ -32,6 +32,7 @@ from ..base.config import DOWNLOADABLE, parse_assignments
 from ..base.paths import project_root
 from ..models.registry import kind_of_notebook
 from .runner import profile_parameters, select, toc_notebooks
+from .sources import read_notebook
 
 # Notebooks that read the results of all others: submitted last, after every other job succeeded.
 DEPENDENT = ("notebooks/06_compare",)
@@ -39,7 +40,7 @@ DEPENDENT = ("notebooks/06_compare",)
 
 def notebook_defaults(path: Path) -> dict[str, Any]:
     """Literal values of the notebook's ``parameters``-tagged cell (name -> value)."""
-    cells = json.loads(Path(path).read_text())["cells"]
+    cells = read_notebook(Path(path)).cells  # .ipynb or a MyST Markdown notebook (theory/*.md)
     for cell in cells:
         if cell.get("cell_type") == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
             source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]

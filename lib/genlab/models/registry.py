@@ -127,6 +127,20 @@ def kind_of_notebook(notebook: str | Path) -> str | None:
     return None
 
 
+def sampling_options() -> dict[str, tuple[type, list[str]]]:
+    """Every kind's sampling options: name -> (type, help per kind); the CLI makes a flag of each."""
+    found: dict[str, tuple[type, list[str]]] = {}
+    for name in names():
+        kind = get(name)
+        for opt in kind.trained.options(kind.config(), 1).values():
+            typ, helps = found.setdefault(opt.name, (opt.type, []))
+            if typ is not opt.type:
+                raise TypeError(f"sampling option '{opt.name}' is a {typ.__name__} in one kind and a "
+                                f"{opt.type.__name__} in {name}; one flag cannot take both")
+            helps.append(f"{name}: {opt.help}")
+    return found
+
+
 def load_trained(checkpoint: str | Path, device: str = "auto"):
     """Rebuild whatever model ``checkpoint`` holds (its ``model_name`` picks the kind)."""
     from ..train.checkpoint import CheckpointError, load_checkpoint

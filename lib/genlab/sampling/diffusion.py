@@ -8,7 +8,7 @@ and takes any ``model(xt, t, y) -> B x C x H x W`` (e.g. :class:`genlab.models.d
 
 Indexing: code timesteps ``t = 0 .. num_steps-1`` are the paper's ``t = 1 .. T``;
 ``alpha_bar[t]`` is the paper's :math:`\\bar\\alpha_{t+1}`, and "t = -1" is the clean image.
-Equation labels refer to ``theory/diffusion.ipynb``.
+Equation labels refer to ``theory/diffusion.md``.
 
 Classifier-free guidance (eq. (eq-cfg)): ``eps = eps_uncond + w * (eps_cond - eps_uncond)``;
 ``w = 0`` is the unconditional model, ``w = 1`` the plain conditional one, ``w > 1`` guided

@@ -1,6 +1,6 @@
 """Langevin dynamics on an energy E(x), and the replay buffer of persistent chains.
 
-- :func:`langevin`: the unadjusted Langevin sampler of theory/ebm.ipynb eq. (eq-langevin),
+- :func:`langevin`: the unadjusted Langevin sampler of theory/ebm.md eq. (eq-langevin),
   ``x <- x - (step_size / 2) * clip(grad_x E(x)) + noise * z``, ``z ~ N(0, I)``, then
   ``x <- clamp(x, data range)``. Gradients are taken with respect to the *input* x
   (``torch.autograd.grad``), never accumulated into the parameters' ``.grad``.
@@ -28,7 +28,7 @@ EnergyFn = Callable[[torch.Tensor], torch.Tensor]
 def energy_grad(energy: EnergyFn, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(E(x): B, grad_x sum E: same shape as x) without touching any parameter's ``.grad``.
 
-    ``-grad_x E(x)`` is the score ``grad_x log p(x)`` of the Boltzmann density (theory/ebm.ipynb
+    ``-grad_x E(x)`` is the score ``grad_x log p(x)`` of the Boltzmann density (theory/ebm.md
     eq. (eq-energy-score)): Z does not depend on x, so it drops out.
     """
     x = x.detach().requires_grad_(True)
@@ -43,7 +43,7 @@ def langevin(energy: EnergyFn, x: torch.Tensor, steps: int, step_size: float, no
              model: nn.Module | None = None, quench: int = 0) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
     """Run ``steps`` Langevin steps from ``x`` (B x ...) and return the final B x ... samples.
 
-    theory/ebm.ipynb eq. (eq-langevin): ``x <- x - (step_size/2) * g + noise * z`` with
+    theory/ebm.md eq. (eq-langevin): ``x <- x - (step_size/2) * g + noise * z`` with
     ``g = clamp(grad_x E(x), -grad_clamp, grad_clamp)`` (no clamp when ``grad_clamp`` is None),
     then ``x`` is clamped to ``data_range`` (None: unbounded). ``noise=None`` means
     ``sqrt(step_size)`` (exact Langevin); ``noise=0`` is plain gradient descent on the input.

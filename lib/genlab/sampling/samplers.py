@@ -9,7 +9,7 @@ timestep s (``s = -1``: the clean image). Samplers only hold maths, never the ne
 - :class:`DPMSolverPP` (Lu et al. 2022, DPM-Solver++(2M)): a second-order multistep solver of the
   probability-flow ODE in the data prediction x0; good images in 10-20 steps.
 
-Equation labels refer to ``theory/diffusion.ipynb``. All noise is drawn on the CPU from one
+Equation labels refer to ``theory/diffusion.md``. All noise is drawn on the CPU from one
 ``torch.Generator`` so a seed gives the same images on every device.
 """
 
