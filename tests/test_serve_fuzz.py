@@ -70,9 +70,10 @@ def failures(events) -> tuple[list[str], int, set[str]]:
     return found, cases, ran
 
 
-def test_every_route_answers_as_its_schema_says(serve_runs, capsys):
+def test_every_route_answers_as_its_schema_says(serve_runs, capsys, tmp_path, monkeypatch):
     """All phases (examples, coverage, fuzzing, stateful) and all checks of the schemathesis engine, the CLI's."""
     from schemathesis.engine import from_schema
+    monkeypatch.chdir(tmp_path)  # the engine keeps a cache folder (.schemathesis/) in the working directory
     app = Counted(create_app(Catalog(serve_runs, device="cpu"), limits=LIMITS, queue=64, token=TOKEN))
     schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=CONFIG,
                                             headers={"Authorization": f"Bearer {TOKEN}"})

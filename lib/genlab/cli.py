@@ -58,10 +58,10 @@ def cmd_sample(args: argparse.Namespace) -> None:
     """Write ``{"images": uint8 N x C x H x W, "labels": int64 N}`` (.pt) or a PNG grid."""
     import torch
     from .base.files import atomic_write
+    from .base.outputs import check_output
     from .data import balanced_labels
     from .models import load_trained
     from .plots import save_grid
-    from .base.outputs import check_output
     out = Path(args.out)
     if out.suffix not in (".pt", ".png"):
         raise ValueError(f"--out {out}: use a .pt file (tensors) or a .png file (a grid)")
