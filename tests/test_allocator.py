@@ -11,6 +11,8 @@ import pytest
 from genlab.models import ddpm
 from genlab.train import allocator
 
+pytestmark = pytest.mark.slow  # each test runs training steps in fresh processes and counts their page faults
+
 # One "step": activations allocated on the way forward, freed on the way back while gradients are allocated.
 STEPS = """
 import resource, sys, torch

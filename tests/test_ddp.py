@@ -24,7 +24,8 @@ from genlab.tools.waits import any_file, wait_until
 from genlab.train import distributed
 from genlab.train.checkpoint import load_checkpoint
 
-pytestmark = pytest.mark.slow  # every test launches torchrun with 2 training processes
+# the tests above the launcher's section launch torchrun with 2 training processes
+slow = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 # Tolerance of the 1-vs-2-process comparison: float32 sums in another order (the all-reduce of the
@@ -59,6 +60,7 @@ def assert_close_state(a: dict, b: dict, exact: bool = False) -> None:
                 torch.testing.assert_close(t, b[name][k], rtol=RTOL, atol=ATOL, msg=f"{name}.{k} differs")
 
 
+@slow
 def test_first_updates_of_two_processes_equal_one_process(tmp_path):
     # Dropout masks are drawn per rank (like BatchNorm statistics) and bf16 rounds differently per
     # batch shape: both off, so that the two runs compute the same function.
@@ -80,6 +82,7 @@ def test_first_updates_of_two_processes_equal_one_process(tmp_path):
     assert_close_state({"ema": one["ema"]["shadow"]}, {"ema": two["ema"]["shadow"]})
 
 
+@slow
 def test_resumed_two_process_run_matches_an_uninterrupted_one(tmp_path):
     train("ddpm", 2, tmp_path / "straight", max_steps=4)
     train("ddpm", 2, tmp_path / "resumed", max_steps=2)
@@ -90,6 +93,7 @@ def test_resumed_two_process_run_matches_an_uninterrupted_one(tmp_path):
     assert_close_state(a["model"], b["model"], exact=True)
 
 
+@slow
 @pytest.mark.parametrize("kind", registry.names())
 def test_two_process_run_then_one_process_resume_both_finish(kind, tmp_path):
     """Every registered kind trains data-parallel: one run folder written by rank 0, loadable, resumable by 1."""
@@ -109,6 +113,7 @@ def test_two_process_run_then_one_process_resume_both_finish(kind, tmp_path):
     assert json.loads((run / "metrics.json").read_text())["processes"] == 1
 
 
+@slow
 def test_sigusr1_on_one_rank_stops_all_ranks_with_one_checkpoint(tmp_path):
     params = {**registry.get("dcgan").smoke, "output_dir": str(tmp_path), "run": "r", "max_steps": 0, "epochs": 50}
     args = [a for k, v in params.items() for a in ("-p", f"{k}={json.dumps(v)}")]

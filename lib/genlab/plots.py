@@ -65,13 +65,14 @@ def show_image(ax, image: torch.Tensor, title: str | None = None, fontsize: floa
     return ax
 
 
-def show_grid(images: torch.Tensor, nrow: int | None = None, title: str | None = None, ax=None, scale: float = 0.5):
+def show_grid(images: torch.Tensor, nrow: int | None = None, title: str | None = None, ax=None, scale: float = 0.5,
+              fontsize: float | None = None):
     """Show a grid of uint8 images with matplotlib; returns the axes."""
     grid = make_grid(images, nrow)
     if ax is None:
         h, w = grid.shape[1:]
         _, ax = plt.subplots(figsize=(max(2.0, w / 28 * scale), max(2.0, h / 28 * scale)))
-    return show_image(ax, grid, title)
+    return show_image(ax, grid, title, fontsize)
 
 
 def show_images(paths: Sequence[str | Path], titles: Sequence[str] | None = None, ncols: int = 4, size: float = 3.0):

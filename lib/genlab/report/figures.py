@@ -124,7 +124,7 @@ def plot_samples(runs: Runs, config: CompareConfig):
             n = config.samples_per_class * (k or 8)
             labels = balanced_labels(n, k) if k else None
             show_grid(trained.sample(n, labels=labels, seed=config.seed), nrow=k or 8, ax=ax,
-                      title=title + (" (class per column)" if k else " (unconditional)"))
+                      title=title + (" (class per column)" if k else " (unconditional)"), fontsize=9)
             continue
         saved = sorted((runs.dirs[name] / "samples").glob("*.png"))
         if saved:

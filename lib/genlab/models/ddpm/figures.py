@@ -120,7 +120,7 @@ def show_guidance(trained, scales=(0.0, 1.0, 3.0), per_class: int = 3, seed: int
     fig, axes = plt.subplots(1, len(scales), figsize=(3.6 * len(scales), 0.45 * per_class + 1.4), squeeze=False)
     for ax, w in zip(axes[0], scales):
         images = trained.sample(len(labels), labels=labels, seed=seed, steps=steps, guidance=float(w))
-        show_grid(images, nrow=k, ax=ax, title=f"guidance w = {w:g}" + {0: " (unconditional)",
-                                                                        1: " (conditional)"}.get(w, ""))
+        show_grid(images, nrow=k, ax=ax, fontsize=9, title=f"guidance w = {w:g}" + {0: " (unconditional)",
+                                                                                     1: " (conditional)"}.get(w, ""))
     fig.tight_layout()
     return fig
