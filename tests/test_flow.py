@@ -94,3 +94,20 @@ def test_solvers_match_torchdiffeq_on_the_trained_network(trained, ours, theirs)
         moved = field(noise, 0.5).abs().mean()
     assert moved > 1e-3  # the trained field is not the zero-initialised one
     assert (got - want.clamp(-1, 1)).abs().max() < 1e-4
+
+
+def test_the_comparison_draws_the_flow_and_the_ddpm_against_nfe(tmp_path):
+    """report.figures.plot_quality_against_nfe: the flow's solvers and the DDPM's samplers on shared axes."""
+    import matplotlib
+    matplotlib.use("Agg")
+    from genlab.models.ddpm.sweep import sampler_sweep
+    from genlab.models.flow.sweep import solver_sweep
+    from genlab.report import figures
+    from genlab.report.runs import CompareConfig, load_runs
+    for name in ("ddpm", "flow"):
+        kind = registry.get(name)
+        trained = kind.train(kind.config.from_dict({**kind.smoke, "output_dir": str(tmp_path)}))
+        (sampler_sweep(trained, steps=(5,), n=30) if name == "ddpm" else solver_sweep(trained, (2,), n=30))
+    fig = figures.plot_quality_against_nfe(load_runs(CompareConfig(run="smoke", output_dir=str(tmp_path))))
+    labels = [line.get_label() for line in fig.axes[0].get_lines()]
+    assert len(fig.axes) == 3 and {"Euler", "DDPM: DDIM (eta 0)", "DDPM: DPM-Solver++(2M)", "real digits"} <= set(labels)

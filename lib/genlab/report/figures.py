@@ -134,3 +134,17 @@ def plot_samples(runs: Runs, config: CompareConfig):
             ax.set_title(f"{title}: no checkpoint or samples")
     fig.tight_layout()
     return fig
+
+
+def plot_quality_against_nfe(runs: Runs):
+    """The flow's ODE solvers beside the DDPM's DDIM, ancestral and DPM-Solver++ samplers on shared axes: FD,
+    class accuracy (95% block interval) and sampling time against network evaluations per image. Both sweeps
+    score the same number of samples in the same classifier space; a DDPM step is one evaluation."""
+    from ..models.flow.figures import plot_nfe_sweep
+    from ..models.flow.sweep import sweep_table
+    flow, ddpm = (sweep_table(runs.metrics.get(kind, {}), key=key)
+                  for kind, key in (("flow", "solver_sweep"), ("ddpm", "sampler_sweep")))
+    if flow.empty and ddpm.empty:
+        print("neither a flow nor a DDPM sweep in this run: nothing to plot")
+        return None
+    return plot_nfe_sweep(flow if not flow.empty else ddpm, reference=ddpm if not flow.empty else None)

@@ -15,7 +15,8 @@ from ...eval.intervals import MIN_BLOCK, SUBSETS
 from ..protocol import setting_name, split_setting
 
 SOLVER_LABELS = {"euler": "Euler", "midpoint": "midpoint", "heun": "Heun", "dopri5": "dopri5 (adaptive)",
-                 "ddim": "DDPM: DDIM (eta 0)", "dpm++": "DDPM: DPM-Solver++(2M)"}
+                 "ddim": "DDPM: DDIM (eta 0)", "ddpm": "DDPM: ancestral (DDIM eta 1 below T steps)",
+                 "dpm++": "DDPM: DPM-Solver++(2M)"}
 
 
 def solver_sweep(trained, nfe=(2, 4, 8, 16), solvers=("euler", "midpoint", "heun"), n: int = 200, seed: int = 0,
