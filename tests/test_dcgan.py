@@ -179,8 +179,9 @@ def test_sample_command_writes_the_shared_format(tmp_path):
     blob = torch.load(out, weights_only=True)
     assert blob["images"].shape == (25, 1, 28, 28) and blob["images"].dtype == torch.uint8
     assert blob["labels"].dtype == torch.int64 and torch.bincount(blob["labels"]).tolist() == [3, 3, 3, 3, 3, 2, 2, 2, 2, 2]
-    assert cli_main(["sample", "--checkpoint", str(ckpt), "--n", "4", "--labels", "7", "--out", str(out)]) == 0
-    assert torch.load(out, weights_only=True)["labels"].tolist() == [7, 7, 7, 7]
+    sevens = tmp_path / "sevens.pt"  # an existing --out is refused without --force (tests/test_bad_inputs.py)
+    assert cli_main(["sample", "--checkpoint", str(ckpt), "--n", "4", "--labels", "7", "--out", str(sevens)]) == 0
+    assert torch.load(sevens, weights_only=True)["labels"].tolist() == [7, 7, 7, 7]
     png = tmp_path / "grid.png"
     assert cli_main(["sample", "--checkpoint", str(ckpt), "--n", "20", "--out", str(png)]) == 0
     assert png.read_bytes()[:4] == b"\x89PNG"

@@ -27,7 +27,7 @@ def test_config_rejects_bad_values_naming_the_parameter():
     with pytest.raises(ValueError, match="ddim_steps"):
         ddpm.DDPMConfig(num_steps=50, ddim_steps=(10, 100))
     with pytest.raises(ValueError, match="beta_end"):
-        ddpm.DDPMConfig(beta_start=0.02, beta_end=0.01)
+        ddpm.DDPMConfig(schedule="linear", beta_start=0.02, beta_end=0.01)
     with pytest.raises(ValueError, match="p_uncond"):
         ddpm.DDPMConfig(p_uncond=1.5)
     with pytest.raises(ValueError, match="did you mean 'guidance'"):
