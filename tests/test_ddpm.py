@@ -63,7 +63,7 @@ def test_generate_options_and_determinism(trained):
     assert a.dtype == torch.uint8 and a.shape == (2, 1, 28, 28)
     assert torch.equal(a, b)
     assert trained.sample(2, labels=labels, seed=4, sampler="ddpm").shape == (2, 1, 28, 28)
-    assert trained.sample(1, seed=0, steps=5, eta=1.0, spacing="quadratic", guidance=0.0).shape[0] == 1
+    assert trained.sample(1, seed=0, sampler="ddim", steps=5, eta=1.0, spacing="quadratic", guidance=0.0).shape[0] == 1
     assert trained.sample(2, labels=labels, seed=4, sampler="dpm++", steps=5).shape == (2, 1, 28, 28)
     for bad, match in [(dict(sampler="euler"), "sampler"), (dict(step_size=0.1), "step_size"),
                        (dict(sampler="ddpm", steps=5), "steps"), (dict(sampler="dpm++", eta=0.5), "eta"),
