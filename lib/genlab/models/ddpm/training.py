@@ -25,6 +25,23 @@ def optimizer(net: torch.nn.Module, config: DDPMConfig, device: torch.device) ->
                              fused=device.type in ("cpu", "cuda"))
 
 
+def update(net: torch.nn.Module, opt: torch.optim.Optimizer, ema: EMA, config, device: torch.device, step: int,
+           loss_fn) -> dict[str, torch.Tensor]:
+    """One regression update (the DDPM's and the flow's): stateless warm-up, ``loss_fn()`` under autocast,
+    gradients averaged over ranks before clipping (the clip sees the global gradient), the step, the EMA."""
+    for group in opt.param_groups:  # stateless warm-up: resumes exactly from any step
+        group["lr"] = config.lr * min(1.0, (step + 1) / max(1, config.warmup_steps))
+    with autocast(device, config.amp):
+        loss = loss_fn()
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    distributed.average_gradients(net)
+    norm = torch.nn.utils.clip_grad_norm_(net.parameters(), config.grad_clip if config.grad_clip else float("inf"))
+    opt.step()
+    ema.update(net)
+    return {"loss": loss.detach(), "grad_norm": norm.detach()}
+
+
 def recipe(config: DDPMConfig, data: ImageData, device: torch.device) -> Recipe:
     """The DDPM's training: the U-Net, AdamW with warm-up, the EMA, the loss step, DDIM grids."""
     net, diffusion = build(config, data.channels, data.num_classes)
@@ -38,18 +55,9 @@ def recipe(config: DDPMConfig, data: ImageData, device: torch.device) -> Recipe:
     trained = TrainedDDPM(ema.shadow, diffusion, config, config.run_dir, data.class_names, device)
 
     def step(step: int, x0: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
-        for group in opt.param_groups:  # stateless warm-up: resumes exactly from any step
-            group["lr"] = config.lr * min(1.0, (step + 1) / max(1, config.warmup_steps))
-        with autocast(device, config.amp):
-            loss = diffusion.loss(net, x0, y if num_classes else None, config.p_uncond if num_classes else 0.0, net.null_class,
-                                  batch_size=config.batch_size, rows=rows)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        distributed.average_gradients(net)  # before clipping: the clip sees the global gradient
-        norm = torch.nn.utils.clip_grad_norm_(net.parameters(), config.grad_clip if config.grad_clip else float("inf"))
-        opt.step()
-        ema.update(net)
-        return {"loss": loss.detach(), "grad_norm": norm.detach()}
+        return update(net, opt, ema, config, device, step, lambda: diffusion.loss(
+            net, x0, y if num_classes else None, config.p_uncond if num_classes else 0.0, net.null_class,
+            batch_size=config.batch_size, rows=rows))
 
     def grid(step: int) -> torch.Tensor:
         # EMA weights, own generator: the global RNG (batches, noise of the loss) is untouched.

@@ -16,8 +16,7 @@ from ...train import distributed
 from ...train.checkpoint import TrainState
 from ...train.ema import EMA
 from ...train.recipe import Recipe
-from ..ddpm.trained import autocast
-from ..ddpm.training import optimizer
+from ..ddpm.training import optimizer, update
 from .config import FlowConfig
 from .trained import TrainedFlow, build
 
@@ -43,19 +42,10 @@ def recipe(config: FlowConfig, data: ImageData, device: torch.device) -> Recipe:
     trained = TrainedFlow(ema.shadow, config, config.run_dir, data.class_names, device)
 
     def step(step: int, x1: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
-        for group in opt.param_groups:  # stateless warm-up: resumes exactly from any step
-            group["lr"] = config.lr * min(1.0, (step + 1) / max(1, config.warmup_steps))
-        with autocast(device, config.amp):
-            loss = cfm_loss(net, x1, y if num_classes else None, time_sampling=config.time_sampling,
-                            coupling=config.coupling, p_uncond=config.p_uncond if num_classes else 0.0,
-                            null_class=net.null_class, batch_size=config.batch_size, rows=rows)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        distributed.average_gradients(net)  # before clipping: the clip sees the global gradient
-        norm = torch.nn.utils.clip_grad_norm_(net.parameters(), config.grad_clip if config.grad_clip else float("inf"))
-        opt.step()
-        ema.update(net)
-        return {"loss": loss.detach(), "grad_norm": norm.detach()}
+        return update(net, opt, ema, config, device, step, lambda: cfm_loss(
+            net, x1, y if num_classes else None, time_sampling=config.time_sampling, coupling=config.coupling,
+            p_uncond=config.p_uncond if num_classes else 0.0, null_class=net.null_class,
+            batch_size=config.batch_size, rows=rows))
 
     def grid(step: int) -> torch.Tensor:
         # EMA weights, own generator: the global RNG (batches, noise of the loss) is untouched.
