@@ -109,6 +109,26 @@ def test_feature_net_cache_hits_and_invalidates(tmp_path):
     assert "1x32" in other_size.key and not other_size.info["cached"]
 
 
+def test_one_class_folder_gets_an_untrained_feature_space(tmp_path):
+    """A folder of images with no class sub-folders: no classifier to train, the seeded net's features score it."""
+    from PIL import Image
+    folder = tmp_path / "cats"
+    folder.mkdir()
+    g = torch.Generator().manual_seed(0)
+    for i in range(60):
+        pixels = torch.randint(0, 256, (16, 16, 3), dtype=torch.uint8, generator=g)
+        Image.fromarray(pixels.numpy()).save(folder / f"{i}.png")
+    net = feature_net(f"folder:{folder}", 16, 3, config=TINY, cache=tmp_path / "nets", data_dir=tmp_path,
+                      verbose=False)
+    assert net.info["trained"] is False and net.info["test_accuracy"] is None
+    images = torch.randint(0, 256, (8, 3, 16, 16), dtype=torch.uint8, generator=g)
+    features = net.features(images)
+    assert features.shape == (8, 16) and torch.isfinite(features).all() and features.std(0).max() > 0
+    again = feature_net(f"folder:{folder}", 16, 3, config=TINY, cache=tmp_path / "nets", data_dir=tmp_path,
+                        verbose=False)
+    assert again.info["cached"] and torch.equal(again.features(images), features)
+
+
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
     """A smoke DCGAN in a temporary output dir, evaluated with the tiny feature net."""

@@ -11,5 +11,5 @@ def test_show_config_lists_changed_parameters_and_folds_the_rest():
     top, rest = html.split("<details>")
     assert "<code>epochs</code>" in top and "<code>lr</code>" in top and "<code>batch_size</code>" not in top
     assert "<code>batch_size</code>" in rest
-    assert "2 of" in repr(summary) and "epochs = 3  (default 10)" in repr(summary)
+    assert "2 of" in repr(summary) and f"epochs = 3  (default {dcgan.DCGANConfig().epochs})" in repr(summary)
     assert "0 of" in repr(plots.show_config(dcgan.DCGANConfig()))

@@ -218,12 +218,15 @@ def cache_key(dataset: str, split: str, channels: int, image_size: int, config: 
 
 def train_classifier(images: torch.Tensor, labels: torch.Tensor, num_classes: int, config: FeatureNetConfig,
                      device: torch.device) -> Classifier:
-    """Cross-entropy training of a :class:`Classifier` on uint8 ``images`` (N x C x H x W), int64 ``labels``."""
-    if num_classes < 2:
-        raise ValueError("the feature net is a classifier and needs a dataset with at least 2 classes "
-                         "(for folder datasets: put images in one sub-folder per class)")
+    """Cross-entropy training of a :class:`Classifier` on uint8 ``images`` (N x C x H x W), int64 ``labels``.
+
+    With fewer than 2 classes there is nothing to classify: the seeded, untrained net is returned, a
+    random-feature space that still separates distributions, only less sharply than a trained one.
+    """
     seed_everything(config.seed)
     net = Classifier(images.shape[1], num_classes, config.width, config.feature_dim, images.shape[-1]).to(device)
+    if num_classes < 2:
+        return net.eval().requires_grad_(False)
     opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=1e-4)
     n = len(images)
     steps = config.epochs * -(-n // config.batch_size)
@@ -276,13 +279,19 @@ def feature_net(dataset: str, image_size: int, channels: int, *, config: Feature
     clf = train_classifier(train.images, train.labels, train.num_classes, config, device)
     seconds = time.perf_counter() - t0
     net = FeatureNet(clf, {})
-    test = load_dataset(dataset, "test", image_size=image_size, channels=channels, data_dir=data_dir)
-    accuracy = float((net.logits(test.images).argmax(1) == test.labels).double().mean())
+    trained = train.num_classes >= 2
+    accuracy = None
+    if trained:
+        test = load_dataset(dataset, "test", image_size=image_size, channels=channels, data_dir=data_dir)
+        accuracy = float((net.logits(test.images).argmax(1) == test.labels).double().mean())
     info = {"key": key, "dataset": dataset, "split": split, "image_size": image_size, "channels": channels,
-            "config": config.to_dict(), "test_accuracy": accuracy, "train_seconds": seconds,
+            "config": config.to_dict(), "trained": trained, "test_accuracy": accuracy, "train_seconds": seconds,
             "num_features": clf.num_features, "class_names": list(train.class_names)}
-    if verbose:
+    if verbose and trained:
         print(f"[feature net] {key}: held-out accuracy {accuracy:.3f} after {seconds:.1f} s", flush=True)
+    elif verbose:
+        print(f"[feature net] {key}: one class, so no classifier to train; scoring in the seeded untrained "
+              "net's features (put images in one sub-folder per class for a trained feature space)", flush=True)
     folder.mkdir(parents=True, exist_ok=True)
     save_checkpoint(path, {"model": {k: v.cpu() for k, v in clf.state_dict().items()}, "config": config.to_dict(),
                            "dataset": dataset, "num_classes": train.num_classes, "info": info,
