@@ -48,6 +48,15 @@ def test_the_smoke_profile_of_a_chapter_is_its_kinds():
     assert "run" in profile_parameters(Path("notebooks/06_compare.ipynb"), "smoke", ROOT)
 
 
+@pytest.mark.parametrize("profile", ["smoke", "full"])
+def test_every_chapter_has_its_profile(profile):
+    """A chapter without a profile file would run at its quick defaults, and write under outputs/quick."""
+    from genlab.book.toc import toc_notebooks
+    for notebook in toc_notebooks(ROOT):
+        params = profile_parameters(notebook, profile, ROOT)
+        assert params.get("run") == profile, f"{notebook.name}: no slurm/params/{profile}/{notebook.stem}.yaml"
+
+
 def test_a_plugged_in_kind_needs_its_kind_yaml(tmp_path, monkeypatch):
     (tmp_path / "bare").mkdir()
     (tmp_path / "bare" / "__init__.py").write_text("")

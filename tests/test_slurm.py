@@ -299,7 +299,8 @@ def test_two_task_data_parallel_training_job_finishes_with_one_checkpoint(cluste
     records = wait_for([job], 300, logs)
     assert_completed(records, logs)
     text = (logs / f"train-{job}.out").read_text(errors="replace")
-    assert "data parallel: 2 processes (gloo), global batch 32 = 2 x 16" in text, text[-3000:]
+    batch = registry.get("dcgan").smoke["batch_size"]  # global: each of the 2 ranks trains half
+    assert f"data parallel: 2 processes (gloo), global batch {batch} = 2 x {batch // 2}" in text, text[-3000:]
     assert text.count("trained dcgan:") == 2 and text.count(f"[dcgan] step {STEPS}/{STEPS}") == 1  # rank 0 alone reports
     run_dir = tmp_path / "out" / "smoke" / "dcgan"
     assert [p.name for p in run_dir.glob("*.pt")] == ["checkpoint.pt"]
