@@ -16,8 +16,12 @@ import yaml
 from genlab.base.paths import project_root
 from genlab.models import registry
 
-# End-of-run timings and their sizes: how long the measurements take, not what is trained.
-COST = {"ddpm": {"timing_images": 2, "ddpm_images": 0, "ddim_steps": [10]}, "ebm": {"sample_steps": 8}}
+# End-of-run timings, evaluated settings and the ancestral DDPM's length: how long the measurements
+# take, not what is trained (no weight changes shape).
+COST = {"ddpm": {"timing_images": 2, "ddpm_images": 0, "ddim_steps": [10], "eval_steps": [10], "num_steps": 100,
+                 "sweep_steps": [10, 100]},
+        "flow": {"eval_nfe": [9], "sweep_nfe": [8]},
+        "ebm": {"sample_steps": 8}}
 CIFAR = {"dataset": "cifar10", "image_size": 32, "conditional": True}  # the overrides 02_stylegan.yaml documents
 
 
@@ -50,13 +54,14 @@ def synthetic_folder(root: Path, size: int, classes: int, images: int = 400) -> 
     return f"folder:{root}"
 
 
-def same_shape(name: str, params: dict, tmp: Path, **extra) -> dict:
-    """``params`` with a dataset of the same shape (written under ``tmp``), the cost knobs and ``extra``."""
+def same_shape(name: str, params: dict, tmp: Path, cost: bool = True, **extra) -> dict:
+    """``params`` with a dataset of the same shape (written under ``tmp``), the cost knobs (unless not
+    ``cost``) and ``extra``."""
     dataset = params.get("dataset", "mnist5k")
     if dataset in ("mnist", "fashion_mnist", "mnist5k"):
         dataset = "mnist5k"
     else:
         classes = 10 if dataset == "cifar10" or params.get("conditional") else 1
         dataset = synthetic_folder(Path(tmp) / "images", int(params.get("image_size", 32)), classes)
-    return {**params, **COST.get(name, {}), "dataset": dataset, "output_dir": str(tmp),
+    return {**params, **(COST.get(name, {}) if cost else {}), "dataset": dataset, "output_dir": str(tmp),
             "data_dir": str(Path(tmp) / "data"), "time_budget_s": 0, **extra}
