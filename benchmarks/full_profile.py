@@ -16,10 +16,10 @@ import yaml
 from genlab.base.paths import project_root
 from genlab.models import registry
 
-# End-of-run timings, evaluated settings and the ancestral DDPM's length: how long the measurements
+# End-of-run timings, grids, evaluated settings and the ancestral DDPM's length: how long the measurements
 # take, not what is trained (no weight changes shape).
-COST = {"ddpm": {"timing_images": 2, "ddpm_images": 0, "ddim_steps": [10], "eval_steps": [10], "num_steps": 100,
-                 "sweep_steps": [10, 100]},
+COST = {"ddpm": {"timing_images": 2, "ddpm_images": 0, "ddim_steps": [10], "eval_steps": [10], "sample_steps": 10,
+                 "num_steps": 100, "sweep_steps": [10, 100]},
         "flow": {"eval_nfe": [9], "sweep_nfe": [8]},
         "ebm": {"sample_steps": 8}}
 CIFAR = {"dataset": "cifar10", "image_size": 32, "conditional": True}  # the overrides 02_stylegan.yaml documents
