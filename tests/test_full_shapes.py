@@ -4,10 +4,10 @@ step, sample 4 images with every choice of every sampling option, evaluate 32 sa
 Only the dataset is replaced by one of the same shape, and a few knobs set how long things take, not
 what is trained (``benchmarks/full_profile.py``). The steps train 8 images, not the file's batch (a
 64 px StyleGAN step at batch 64 takes about 100 s on a 2-core CPU): each image has the file's shapes,
-and the full batch builds (nets, optimizers, the minibatch-std groups of each process) before training.
-Full-batch throughput and memory are measured on a GPU by ``benchmarks/gpu_check.py``. What a GPU run
-would meet at step 1 (a shape error, a batch the minibatch-std groups do not divide, a sampler option
-that does not fit the network) shows here first.
+and the full batch builds (nets, optimizers, the minibatch-std groups) before training.
+Full-batch steps are measured by ``benchmarks/full_memory.py`` (CPU) and ``benchmarks/gpu_check.py``
+(GPU). What a GPU run would meet at step 1 (a shape error, a batch the minibatch-std groups do not
+divide, a sampler option that does not fit the network) shows here first.
 """
 
 from __future__ import annotations
