@@ -9,15 +9,13 @@ The first step is the costliest one (the StyleGAN's lazy R1 and path-length term
 
     PYTHONPATH=lib python benchmarks/full_memory.py [--batches 8 32] [--only stylegan]
 
-Prints a Markdown table. Linux only (it reads /proc/self/statm).
+Prints a Markdown table. Linux only (it reads and resets the peak resident set in /proc/self).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -34,12 +32,17 @@ from genlab.models import registry  # noqa: E402
 from genlab.train.devices import seed_everything  # noqa: E402
 from genlab.train.run import training_data  # noqa: E402
 
-MIB = 2**20
 
 
-def rss_mib() -> float:
-    """The resident set now (pages in /proc/self/statm)."""
-    return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / MIB
+def status_mib(field: str) -> float:
+    """``VmRSS`` (the resident set now) or ``VmHWM`` (its peak) from /proc/self/status, in MiB."""
+    line = next(l for l in Path("/proc/self/status").read_text().splitlines() if l.startswith(field + ":"))
+    return int(line.split()[1]) / 1024  # kB
+
+
+def reset_peak() -> None:
+    """Start ``VmHWM`` again from the resident set now (Linux >= 4.0), so earlier peaks (data loading) drop out."""
+    Path("/proc/self/clear_refs").write_text("5")
 
 
 def one_step(index: int, batch: int) -> dict:
@@ -55,11 +58,12 @@ def one_step(index: int, batch: int) -> dict:
     x, y = batches.batch(0)
     for m in recipe.state.modules.values():
         m.train()
-    before = rss_mib()
+    reset_peak()
+    before = status_mib("VmRSS")
     t0 = time.perf_counter()
     recipe.step(0, x, y)
     seconds = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    peak = status_mib("VmHWM")
     parameters = sum(p.numel() for m in recipe.state.modules.values() for p in m.parameters())
     return {"kind": name, "dataset": params.get("dataset", "mnist5k"), "image_size": config.image_size,
             "file_batch": params.get("batch_size"), "batch": batch, "parameters": parameters,
