@@ -49,9 +49,9 @@ def one_step(index: int, batch: int) -> dict:
     """In this process: build case ``index`` at ``batch`` images, run its first training step."""
     name, params = cases()[index]
     kind = registry.get(name)
-    config = kind.config.from_dict(same_shape(name, params, Path(tempfile.mkdtemp()), device="cpu",
-                                              batch_size=batch))
-    data = (kind.data or training_data)(config)
+    with tempfile.TemporaryDirectory() as tmp:
+        config = kind.config.from_dict(same_shape(name, params, Path(tmp), device="cpu", batch_size=batch))
+        data = (kind.data or training_data)(config)
     seed_everything(config.seed)
     recipe = kind.recipe(config, data, torch.device("cpu"))
     batches = DeviceBatches(data, config.batch_size, torch.device("cpu"), seed=config.seed)
@@ -64,7 +64,7 @@ def one_step(index: int, batch: int) -> dict:
     recipe.step(0, x, y)
     seconds = time.perf_counter() - t0
     peak = status_mib("VmHWM")
-    parameters = sum(p.numel() for m in recipe.state.modules.values() for p in m.parameters())
+    parameters = sum(p.numel() for m in recipe.state.modules.values() for p in m.parameters())  # G and D for GANs
     return {"kind": name, "dataset": params.get("dataset", "mnist5k"), "image_size": config.image_size,
             "file_batch": params.get("batch_size"), "batch": batch, "parameters": parameters,
             "step_mib": round(max(0.0, peak - before), 1), "step_s": round(seconds, 2)}
