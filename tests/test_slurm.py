@@ -286,26 +286,30 @@ def test_sweep_is_a_job_array_with_one_output_folder_per_task(pipeline):
 
 
 @pytest.mark.slurm
-def test_two_task_data_parallel_training_job_finishes_with_one_checkpoint(cluster, tmp_path):
-    """slurm/train.sbatch with srun --ntasks=2 (gloo on the CPU): ranks from Slurm's environment."""
+@pytest.mark.parametrize("kind", registry.names())
+def test_two_task_data_parallel_training_job_finishes_with_one_checkpoint(cluster, tmp_path, kind):
+    """slurm/train.sbatch with srun --ntasks=2 (gloo on the CPU), every kind at its smoke parameters:
+    ranks from Slurm's environment, each trains half the global batch, rank 0 alone writes."""
     logs = tmp_path / "logs"
     logs.mkdir()
     submitted = subprocess.run(
         ["sbatch", "--parsable", "--time=00:10:00", "--mem=3G", "--nodes=1", "--ntasks-per-node=2",
          "--gpus-per-node=2", "--cpus-per-task=1", f"--chdir={ROOT}", f"--output={logs}/train-%j.out",
-         "slurm/train.sbatch", "dcgan", "--profile", "smoke", "-p", f"output_dir={tmp_path / 'out'}"],
+         "slurm/train.sbatch", kind, "--profile", "smoke", "-p", f"output_dir={tmp_path / 'out'}"],
         cwd=ROOT, env=job_env(tmp_path), capture_output=True, text=True, check=True)
     job = submitted.stdout.strip().split(";")[0]
     records = wait_for([job], 300, logs)
     assert_completed(records, logs)
     text = (logs / f"train-{job}.out").read_text(errors="replace")
-    batch = registry.get("dcgan").smoke["batch_size"]  # global: each of the 2 ranks trains half
+    smoke = registry.get(kind).smoke
+    batch, steps = smoke["batch_size"], smoke["max_steps"]
     assert f"data parallel: 2 processes (gloo), global batch {batch} = 2 x {batch // 2}" in text, text[-3000:]
-    assert text.count("trained dcgan:") == 2 and text.count(f"[dcgan] step {STEPS}/{STEPS}") == 1  # rank 0 alone reports
-    run_dir = tmp_path / "out" / "smoke" / "dcgan"
+    assert text.count(f"trained {kind}:") == 2, text[-3000:]
+    assert text.count(f"[{kind}] step {steps}/{steps}") == 1, text[-3000:]  # rank 0 alone reports
+    run_dir = tmp_path / "out" / "smoke" / kind
     assert [p.name for p in run_dir.glob("*.pt")] == ["checkpoint.pt"]
-    assert torch.load(run_dir / "checkpoint.pt", weights_only=True)["step"] == STEPS
-    assert json.loads((run_dir / "metrics.json").read_text())["steps"] == STEPS
+    assert torch.load(run_dir / "checkpoint.pt", weights_only=True)["step"] == steps
+    assert json.loads((run_dir / "metrics.json").read_text())["steps"] == steps
 
 
 @pytest.mark.slurm
