@@ -44,12 +44,14 @@ def faults_per_step(mode: str, **env: str) -> tuple[bool, float]:
 
 @glibc
 def test_kept_memory_is_not_faulted_back_in_at_every_step():
-    # glibc's default gives the freed blocks back and faults them in again at every step in most process
-    # layouts (not all: where the heap sits decides), so each side runs three times
-    runs = {mode: [faults_per_step(mode) for _ in range(3)] for mode in ("keep", "default")}
-    assert all(kept for kept, _ in runs["keep"])
-    assert all(faults < PAGES / 8 for _, faults in runs["keep"]), runs
-    assert max(faults for _, faults in runs["default"]) > PAGES / 2, runs
+    # The control serves every block by a fresh mmap (a fixed threshold turns glibc's adjustment off), which
+    # is what the default does in most process layouts, not all: there the count must reach a page per page.
+    # The default itself is not asserted on: where the heap sits decides it (2.5k to 16k faults a step here).
+    control = faults_per_step("default", MALLOC_MMAP_THRESHOLD_=str(128 * 2**10))
+    kept = [faults_per_step("keep") for _ in range(3)]
+    assert control[1] > PAGES, control
+    assert all(ok for ok, _ in kept)
+    assert all(faults < PAGES / 8 for _, faults in kept), kept
 
 
 @glibc
