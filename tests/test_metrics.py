@@ -143,7 +143,8 @@ def smoke_run(tmp_path_factory):
 def test_evaluate_writes_metrics_with_floor(smoke_run):
     out, trained, scores = smoke_run
     m = json.loads((trained.run_dir / "metrics.json").read_text())
-    for key in ("fd", "kid", "is", "precision", "recall", "density", "coverage", "class_accuracy", "diversity"):
+    for key in ("fd", "kid", "is", "precision", "recall", "density", "coverage", "class_accuracy",
+                "weakest_class_accuracy", "diversity"):
         assert key in m and key in m["floor"]
         assert isinstance(m[key], float)  # the flat headline numbers stay numbers
     for space in ("classifier", "random"):
@@ -158,6 +159,27 @@ def test_evaluate_writes_metrics_with_floor(smoke_run):
     assert m["fd"] > 5 * m["floor"]["fd"]
     assert m["floor"]["class_accuracy"] >= m["class_accuracy"]  # the tiny test classifier is near chance on both
     assert (out / "feature_nets").is_dir()
+    assert m["weakest_class_accuracy"] <= m["class_accuracy"] and m["floor"]["weakest_class_accuracy"] <= m["floor"]["class_accuracy"]
+
+
+def test_the_weakest_class_is_the_worst_per_class_accuracy():
+    from genlab.eval.metrics import set_metrics
+
+    class Votes:  # a "classifier" that reads the digit from the first pixel
+        key, num_features, num_classes = "votes", 3, 3
+
+        def embed(self, images):
+            logits = torch.nn.functional.one_hot(images[:, 0, 0, 0].long() % 3, 3).double()
+            return logits + 0.01 * torch.arange(len(images))[:, None], logits
+
+        def features(self, images):
+            return self.embed(images)[0]
+    labels = torch.arange(60) % 3
+    shown = labels.clone()
+    shown[[1, 4, 7, 10]] = 0  # four of the twenty 1s are drawn as 0s
+    images = shown.to(torch.uint8)[:, None, None, None].expand(60, 1, 4, 4).contiguous()
+    m = set_metrics(images, images, Votes(), labels, kid_subsets=2)
+    assert m["class_accuracy"] == pytest.approx(56 / 60) and m["weakest_class_accuracy"] == pytest.approx(0.8)
 
 
 def test_evaluate_rejects_too_few_samples(smoke_run):

@@ -11,7 +11,8 @@ import torch
 from genlab.models.stylegan import StyleGANConfig, StyleGANStep, build, train
 from genlab.models.stylegan import augment as aug
 from genlab.models.stylegan.ada import AdaController
-from genlab.models.stylegan.discriminator import Discriminator, minibatch_std
+from genlab.models.minibatch_std import minibatch_std
+from genlab.models.stylegan.discriminator import Discriminator
 from genlab.models.stylegan.layers import (EqualConv2d, EqualLinear, modulated_conv2d, modulated_conv2d_on_activations,
                                            modulated_conv2d_unfused)
 from genlab.models.stylegan.losses import lazy_adam, r1_penalty
@@ -68,6 +69,24 @@ def test_minibatch_std_matches_a_reference_and_rejects_bad_groups():
         minibatch_std(torch.randn(6, 3, 4, 4), 4)
     with pytest.raises(ValueError, match="mbstd_group"):
         StyleGANStep(StyleGANConfig(**{**TINY, "batch_size": 6}), *build(StyleGANConfig(**TINY), 1, 0))
+
+
+def test_minibatch_std_within_each_label_sees_one_image_per_class():
+    torch.manual_seed(0)
+    y = torch.arange(32) % 8
+    varied = torch.randn(32, 3, 4, 4)
+    collapsed = torch.randn(8, 3, 4, 4)[y]  # one image per class: as varied as the data over the whole batch
+    out = minibatch_std(varied, 32, y, 8)
+    for c in range(8):  # each image gets its label's std over the group
+        ref = varied[y == c].std(dim=0, unbiased=False).mean()
+        assert torch.allclose(out[y == c, 3], torch.full((4, 4, 4), ref.item()), atol=1e-5)
+    assert minibatch_std(collapsed, 32)[:, 3].mean() > 0.5  # mixed classes: the collapse is hidden
+    assert minibatch_std(collapsed, 32, y, 8)[:, 3].max() < 1e-3  # within labels: it is plain
+    labels = torch.randint(0, 3, (32,))
+    grouped = minibatch_std(varied, 8, labels, 3)  # groups of 8 (image n in group n % 4), each split by label
+    for n in range(32):
+        part = varied[(torch.arange(32) % 4 == n % 4) & (labels == labels[n])]
+        assert torch.allclose(grouped[n, 3], part.std(dim=0, unbiased=False).mean().expand(4, 4), atol=1e-4)
 
 
 def test_r1_equals_a_finite_difference_estimate():

@@ -39,7 +39,8 @@ from .randomnet import RandomFeatures
 
 # metric -> which way is better: "low", "high", or "floor" (nearest the real-vs-real floor)
 BETTER = {"fd": "low", "kid": "low", "fid": "low", "is": "high", "precision": "high", "recall": "high",
-          "density": "high", "coverage": "high", "class_accuracy": "high", "diversity": "floor"}
+          "density": "high", "coverage": "high", "class_accuracy": "high", "weakest_class_accuracy": "high",
+          "diversity": "floor"}
 K = 5  # nearest neighbours for precision/recall/density/coverage (Naeem et al. 2020, the prdc default)
 SPACE_CLASSIFIER = "classifier"
 
@@ -200,7 +201,8 @@ def set_metrics(real: torch.Tensor, images: torch.Tensor, net: FeatureNet, label
     """Every domain metric of uint8 ``images`` against uint8 ``real`` (N x C x H x W).
 
     ``labels`` (int64): the classes the images should show (conditional samples, or the true
-    labels of real images): adds ``class_accuracy`` and makes ``diversity`` within-class.
+    labels of real images): adds ``class_accuracy`` and ``weakest_class_accuracy`` (the accuracy of the
+    worst class) and makes ``diversity`` within-class.
     Returns the full-set numbers in the classifier space (flat), ``spaces["random"]`` (the same
     feature metrics in the random-CNN space, when ``random_net`` is given) and ``intervals[space]``
     (one entry per metric from ``subsets`` disjoint blocks; see :mod:`genlab.eval.intervals`).
@@ -217,6 +219,8 @@ def set_metrics(real: torch.Tensor, images: torch.Tensor, net: FeatureNet, label
     correct = (predicted == labels.cpu()).double() if labels is not None else None
     if correct is not None:
         out["class_accuracy"] = float(correct.mean())
+        # a model can score well overall and still lose one digit: the worst class is its own figure
+        out["weakest_class_accuracy"] = min(float(correct[labels.cpu() == c].mean()) for c in labels.unique())
     out["diversity"] = diversity(features, labels if labels is not None else predicted, seed=seed)
 
     def classifier_block(b: slice) -> dict[str, float]:

@@ -32,6 +32,7 @@ ROWS = (
     ("density (k=5)", "density", BETTER["density"]),
     ("coverage (k=5)", "coverage", BETTER["coverage"]),
     ("class accuracy", "class_accuracy", BETTER["class_accuracy"]),
+    ("weakest class's accuracy", "weakest_class_accuracy", BETTER["weakest_class_accuracy"]),
     ("diversity (within class)", "diversity", BETTER["diversity"]),
     ("loss instability (CV, last half)", "instability", "low"),
 )

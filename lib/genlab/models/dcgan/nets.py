@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..minibatch_std import minibatch_std
+
 IMAGE_SIZES = (28, 32, 64)
 
 
@@ -23,13 +25,35 @@ def _stages(image_size: int) -> tuple[int, int]:
     return (7, 2) if image_size == 28 else (4, {32: 3, 64: 4}[image_size])
 
 
+class ClassBatchNorm2d(nn.Module):
+    """BatchNorm whose scale and shift also depend on the label: BN(h) (1 + gamma_y) + beta_y.
+
+    Conditional batch normalisation (de Vries et al. 2017; the generator of Miyato & Koyama 2018): the
+    class reaches every layer, not only the input. gamma_y and beta_y start at 0 (plain BatchNorm).
+    """
+
+    def __init__(self, channels: int, num_classes: int):
+        super().__init__()
+        self.bn = nn.BatchNorm2d(channels)
+        self.embed = nn.Embedding(num_classes, 2 * channels) if num_classes else None
+        if self.embed is not None:
+            nn.init.zeros_(self.embed.weight)
+
+    def forward(self, h: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        h = self.bn(h)
+        if self.embed is None:
+            return h
+        gamma, beta = self.embed(y)[:, :, None, None].chunk(2, dim=1)
+        return h * (1 + gamma) + beta
+
+
 class Generator(nn.Module):
     """z: B x latent_dim (+ labels y: B) -> images B x channels x image_size x image_size in [-1, 1].
 
     A transposed-conv stem to base x base, then nearest-neighbour upsampling + 3x3 convolutions
     (strided transposed convolutions leave checkerboard speckle and broken strokes; Odena et al. 2016),
-    BatchNorm and ReLU, and a last 3x3 convolution to the image. The label enters as a 10-d
-    embedding concatenated to z (a wider one let G ignore z: every sample of a class identical).
+    class-conditional BatchNorm and ReLU, and a last 3x3 convolution to the image. The label enters as a
+    10-d embedding concatenated to z and through every BatchNorm's scale and shift.
     """
 
     def __init__(self, latent_dim: int = 100, channels: int = 1, image_size: int = 28, base_channels: int = 64,
@@ -41,11 +65,11 @@ class Generator(nn.Module):
         self.embed = nn.Embedding(num_classes, embed_dim) if num_classes else None
         in_dim = latent_dim + (embed_dim if num_classes else 0)
         ch = base_channels * 2 ** (n_up - 1)
-        layers: list[nn.Module] = [nn.ConvTranspose2d(in_dim, ch, base, 1, 0, bias=False), nn.BatchNorm2d(ch),
-                                   nn.ReLU(True)]
+        layers: list[nn.Module] = [nn.ConvTranspose2d(in_dim, ch, base, 1, 0, bias=False),
+                                   ClassBatchNorm2d(ch, num_classes), nn.ReLU(True)]
         for _ in range(n_up):
             layers += [nn.Upsample(scale_factor=2), nn.Conv2d(ch, ch // 2, 3, 1, 1, bias=False),
-                       nn.BatchNorm2d(ch // 2), nn.ReLU(True)]
+                       ClassBatchNorm2d(ch // 2, num_classes), nn.ReLU(True)]
             ch //= 2
         layers += [nn.Conv2d(ch, channels, 3, 1, 1), nn.Tanh()]
         self.net = nn.Sequential(*layers)
@@ -55,18 +79,23 @@ class Generator(nn.Module):
             if y is None:
                 raise ValueError("this generator is class-conditional: pass labels y (B int64)")
             z = torch.cat([z, self.embed(y)], dim=1)
-        return self.net(z[:, :, None, None])
+        h = z[:, :, None, None]
+        for layer in self.net:
+            h = layer(h, y) if isinstance(layer, ClassBatchNorm2d) else layer(h)
+        return h
 
 
 class MinibatchStd(nn.Module):
-    """Appends one channel: the mean over features of the batch's standard deviation (Karras et al. 2018).
+    """Appends one channel: the batch's standard deviation, within each label for a conditional D (see
+    :mod:`genlab.models.minibatch_std`): D then sees how varied each class is, which penalises a generator
+    that gives one image per class."""
 
-    D then sees how varied a batch is, which penalises a generator that gives one image per class.
-    """
+    def __init__(self, num_classes: int = 0):
+        super().__init__()
+        self.num_classes = num_classes
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        s = x.std(0, unbiased=False).mean()
-        return torch.cat([x, s.expand(x.shape[0], 1, *x.shape[2:])], dim=1)
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return minibatch_std(x, x.shape[0], y if self.num_classes else None, self.num_classes)
 
 
 class Discriminator(nn.Module):
@@ -77,7 +106,8 @@ class Discriminator(nn.Module):
     auxiliary classifier on the same features h (AC-GAN, Odena et al. 2017).
     """
 
-    def __init__(self, channels: int = 1, image_size: int = 28, base_channels: int = 64, num_classes: int = 0):
+    def __init__(self, channels: int = 1, image_size: int = 28, base_channels: int = 64, num_classes: int = 0,
+                 mbstd_by_class: bool = True):
         super().__init__()
         sn = nn.utils.parametrizations.spectral_norm
         base, n_down = _stages(image_size)
@@ -87,7 +117,7 @@ class Discriminator(nn.Module):
         for _ in range(n_down - 1):
             layers += [sn(nn.Conv2d(ch, ch * 2, 4, 2, 1)), nn.LeakyReLU(0.2, True)]
             ch *= 2
-        layers += [MinibatchStd(), sn(nn.Conv2d(ch + 1, ch, 3, 1, 1)), nn.LeakyReLU(0.2, True), nn.Flatten()]
+        layers += [MinibatchStd(num_classes if mbstd_by_class else 0), sn(nn.Conv2d(ch + 1, ch, 3, 1, 1)), nn.LeakyReLU(0.2, True), nn.Flatten()]
         self.net = nn.Sequential(*layers)
         features = ch * base * base
         self.fc = sn(nn.Linear(features, 1))
@@ -95,7 +125,9 @@ class Discriminator(nn.Module):
         self.classify = nn.Linear(features, num_classes) if num_classes else None
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        h = self.net(x)
+        h = x
+        for layer in self.net:
+            h = layer(h, y) if isinstance(layer, MinibatchStd) else layer(h)
         logits = self.fc(h).flatten()
         if self.embed is None:
             return logits, None
@@ -118,5 +150,5 @@ def build(config, channels: int, num_classes: int) -> tuple[Generator, Discrimin
     k = num_classes if config.conditional else 0
     gen = Generator(config.latent_dim, channels, config.image_size, config.base_channels, k)
     gen.apply(radford_init)
-    disc = Discriminator(channels, config.image_size, config.base_channels, k)
+    disc = Discriminator(channels, config.image_size, config.base_channels, k, config.mbstd_by_class)
     return gen, disc

@@ -10,7 +10,7 @@ import torch
 from ...data import to_uint8
 from ...train.checkpoint import load_weights
 from ...train.ema import recalibrate_batchnorm
-from ..protocol import TrainedGenerator
+from ..protocol import Option, TrainedGenerator
 from .config import DCGANConfig
 from .nets import Generator, build
 
@@ -45,6 +45,12 @@ class TrainedDCGAN(TrainedGenerator):
             gen = recalibrated(gen, seed=config.seed)
         return cls(gen, config, run_dir, tuple(meta["class_names"]), device, int(ckpt["step"]))
 
+    @classmethod
+    def options(cls, config: DCGANConfig, num_classes: int) -> dict[str, Option]:
+        return {"psi": Option("psi", float, config.truncation_psi,
+                              "truncation: z scaled by psi toward its mean 0; 1 = none, lower = typical but less "
+                              "diverse", low=0.0, high=1.0)}
+
     def latents(self, n: int, seed: int = 0) -> torch.Tensor:
         """z: n x latent_dim, drawn on the CPU from ``seed`` (the same on every device)."""
         g = torch.Generator().manual_seed(seed)
@@ -57,7 +63,7 @@ class TrainedDCGAN(TrainedGenerator):
         return to_uint8(self.generator(z.to(self.device), y)).cpu()
 
     def _sample(self, n: int, labels: torch.Tensor | None, seed: int, **options: Any) -> torch.Tensor:
-        return self.decode(self.latents(n, seed), labels)
+        return self.decode(self.latents(n, seed) * options["psi"], labels)
 
     def interpolate(self, steps: int = 10, label: int = 0, seed: int = 0) -> torch.Tensor:
         """uint8 images along a straight line between two latent vectors (fixed class)."""

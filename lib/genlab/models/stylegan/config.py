@@ -31,6 +31,8 @@ class StyleGANConfig(RunConfig):
                              help="auxiliary classifier loss on D's features (AC-GAN; 0 = official projection only)")
     residual_d: bool = param(True, arch=True, help="residual discriminator blocks (else plain)")
     mbstd_group: int = param(32, low=1, high=64, arch=True, help="minibatch-std group size (must divide batch_size)")
+    mbstd_by_class: bool = param(True, help="minibatch std within each label (conditional D; False: over the "
+                                           "whole group, which hides one image per class)")
     batch_size: int = param(32, low=2, high=8192, help="images per step")
     lr: float = param(0.005, low=0, low_open=True, high=1, help="Adam learning rate of G and D (official 0.0025)")
     beta1: float = param(0.0, low=0, high=0.999, help="Adam beta1 (official 0)")

@@ -3,8 +3,9 @@
 Residual D (StyleGAN2 fig. 7c): each block is two 3 x 3 convs and a x0.5 downsample, plus a 1 x 1
 skip path; the sum is scaled by sqrt(0.5) to keep the variance. Minibatch stddev (ProGAN §3):
 the std of each feature over a group of images, averaged to one extra channel, lets D see
-diversity. Conditioning as the official code: the label is mapped to an embedding c, and the
-output is <phi(x), c> / sqrt(dim) (projection discriminator, Miyato & Koyama 2018).
+diversity; a conditional D takes it within each label (:mod:`genlab.models.minibatch_std`).
+Conditioning as the official code: the label is mapped to an embedding c, and the output is
+<phi(x), c> / sqrt(dim) (projection discriminator, Miyato & Koyama 2018).
 """
 
 from __future__ import annotations
@@ -14,22 +15,9 @@ import math
 import torch
 from torch import nn
 
+from ..minibatch_std import minibatch_std
 from .generator import IMAGE_SIZES, channels_at
 from .layers import EqualConv2d, EqualLinear, downsample2x
-
-
-def minibatch_std(x: torch.Tensor, group_size: int) -> torch.Tensor:
-    """Append one channel: per group of ``group_size`` images, the mean over (C, H, W) of the std over the group."""
-    b, c, h, w = x.shape
-    g = min(group_size, b)
-    if b % g:
-        raise ValueError(f"minibatch-std group size {g} does not divide the batch of {b} images; choose "
-                         f"'batch_size' a multiple of 'mbstd_group' ({group_size}), or change 'mbstd_group'")
-    y = x.reshape(g, b // g, c, h, w)  # image n is in group n % (b / g), as the official code
-    y = (y - y.mean(dim=0)).square().mean(dim=0).add(1e-8).sqrt()  # std over the group
-    y = y.mean(dim=(1, 2, 3))  # (b / g,)
-    y = y.reshape(1, b // g, 1, 1, 1).expand(g, -1, 1, h, w).reshape(b, 1, h, w)
-    return torch.cat([x, y], dim=1)
 
 
 class DBlock(nn.Module):
@@ -53,11 +41,12 @@ class Discriminator(nn.Module):
 
     def __init__(self, channels: int = 1, image_size: int = 32, channel_base: int = 1024, channel_max: int = 128,
                  num_classes: int = 0, mbstd_group: int = 4, residual: bool = True, cmap_dim: int = 128,
-                 classifier: bool = False):
+                 classifier: bool = False, mbstd_by_class: bool = True):
         super().__init__()
         if image_size not in IMAGE_SIZES:
             raise ValueError(f"parameter 'image_size' = {image_size} unsupported; choose one of {IMAGE_SIZES}")
         self.num_classes, self.mbstd_group = num_classes, mbstd_group
+        self.mbstd_classes = num_classes if mbstd_by_class else 0
         self.from_rgb = EqualConv2d(channels, channels_at(image_size, channel_base, channel_max), 1, activation=True)
         blocks, res = [], image_size
         while res > 4:
@@ -77,7 +66,7 @@ class Discriminator(nn.Module):
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, with_classes: bool = False):
         """The logit per image; with ``with_classes``, also the auxiliary head's class logits (or None)."""
         h = self.blocks(self.from_rgb(x))
-        features = self.fc(self.conv(minibatch_std(h, self.mbstd_group)).flatten(1))
+        features = self.fc(self.conv(minibatch_std(h, self.mbstd_group, y if self.mbstd_classes else None, self.mbstd_classes)).flatten(1))
         h = self.out(features)
         if self.embed is None:
             logit = h[:, 0]

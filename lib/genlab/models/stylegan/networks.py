@@ -13,5 +13,6 @@ def build(config: StyleGANConfig, channels: int, num_classes: int) -> tuple[Gene
     gen = Generator(config.z_dim, config.w_dim, config.mapping_layers, channels, config.image_size,
                     config.channel_base, config.channel_max, k)
     disc = Discriminator(channels, config.image_size, config.channel_base, config.channel_max, k,
-                         config.mbstd_group, config.residual_d, classifier=config.ac_weight > 0)
+                         config.mbstd_group, config.residual_d, classifier=config.ac_weight > 0,
+                         mbstd_by_class=config.mbstd_by_class)
     return gen, disc
