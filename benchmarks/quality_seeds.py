@@ -13,9 +13,10 @@ classifier feature space (``genlab.eval.evaluation.evaluate``):
 - recall and coverage against training digits (within-class variety: a model that draws one image per
   class covers few real digits), and precision.
 
-It prints one row per run and, per kind, the minimum and median over runs, and writes ``quality_seeds.json``
-and ``quality_seeds.md`` to ``--output-dir``. A finished run is not trained again (delete its folder to redo
-it). It takes long: a benchmark, not a test. ``--jobs 2`` runs two 1-thread runs at once (thread counts above
+``--set NAME=VALUE`` changes a parameter of every run (an earlier recipe, for a before/after). Each run
+folder also gets ``classes.png`` (16 samples of every class): look at them. It prints one row per run and,
+per kind, the minimum and median over runs, and writes ``quality_seeds.json`` and ``quality_seeds.md`` to
+``--output-dir``. A finished run is not trained again (delete its folder to redo it). It takes long: a benchmark, not a test. ``--jobs 2`` runs two 1-thread runs at once (thread counts above
 1 always run alone, so that they get their cores). Usage::
 
     PYTHONPATH=lib python benchmarks/quality_seeds.py --kinds dcgan stylegan --output-dir /tmp/genlab-quality
@@ -47,8 +48,9 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def one_run(kind_name: str, seed: int, threads: int, samples: int, output_dir: str) -> dict:
-    """Train (or find) one quick-profile run and score it; the result row (also ``score.json`` in the run)."""
+def one_run(kind_name: str, seed: int, threads: int, samples: int, output_dir: str, changes: dict) -> dict:
+    """Train (or find) one quick-profile run and score it; the result row (also ``score.json`` in the run) and
+    ``classes.png`` in the run folder: 16 samples of every class, one row per class."""
     import torch
     torch.set_num_threads(threads)
     from genlab.base.paths import project_root
@@ -61,8 +63,8 @@ def one_run(kind_name: str, seed: int, threads: int, samples: int, output_dir: s
     kind = registry.get(kind_name)
     fields = set(kind.config.field_names())
     params = {k: v for k, v in notebook_defaults(project_root() / kind.info["notebook"]).items() if k in fields}
-    config = kind.config(**{**params, "seed": seed, "run": f"seed{seed}-t{threads}", "output_dir": output_dir,
-                            "device": "cpu", "eval_samples": max(4, samples)})
+    config = kind.config(**{**params, **changes, "seed": seed, "run": f"seed{seed}-t{threads}",
+                            "output_dir": output_dir, "device": "cpu", "eval_samples": max(4, samples)})
     done = Path(config.run_dir) / "score.json"
     if done.exists():
         return json.loads(done.read_text())
@@ -72,10 +74,15 @@ def one_run(kind_name: str, seed: int, threads: int, samples: int, output_dir: s
     images = resize_images(images, scoring_size(config.dataset, images.shape[-1]))
     net = feature_net(config.dataset, images.shape[-1], images.shape[1], cache=cache_dir(output_dir), verbose=False)
     _, logits = net.embed(images)
+    from torchvision.utils import save_image
+    k = max(1, trained.num_classes)
+    grid = trained.sample(16 * k, labels=torch.arange(k).repeat_interleave(16) if trained.num_classes else None,
+                          seed=SAMPLE_SEED)
+    save_image(grid.float() / 255, Path(config.run_dir) / "classes.png", nrow=16, pad_value=0.5)
     probs = logits.softmax(1)
     correct = probs.argmax(1) == labels
     per_class = [float(correct[labels == c].double().mean()) for c in range(trained.num_classes)]
-    row = {"kind": kind_name, "seed": seed, "threads": threads, "samples": samples,
+    row = {"kind": kind_name, "seed": seed, "threads": threads, "samples": samples, "changes": changes,
            "train_seconds": trained.metrics().get("train_seconds"), "class_accuracy": scores["class_accuracy"],
            "confident": float((correct & (probs.max(1).values >= CONFIDENT)).double().mean()),
            "per_class": per_class, "weakest_class": min(range(len(per_class)), key=per_class.__getitem__),
@@ -89,7 +96,7 @@ def launch(kind: str, seed: int, threads: int, args) -> dict:
     """One run in a fresh process (its own thread count, nothing shared with the others)."""
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     cmd = [sys.executable, __file__, "--one", kind, str(seed), str(threads), "--samples", str(args.samples),
-           "--output-dir", args.output_dir]
+           "--output-dir", args.output_dir] + [a for item in args.set for a in ("--set", item)]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if out.returncode:
         raise RuntimeError(f"{kind} seed {seed} threads {threads} failed:\n{out.stderr[-3000:]}")
@@ -113,8 +120,9 @@ def summary(rows: list[dict]) -> list[dict]:
 
 
 def markdown(rows: list[dict], kinds: list[dict], machine: str) -> str:
-    lines = [f"Machine: {machine}. Each kind's quick profile, {rows[0]['samples']} class-balanced samples per run, "
-             f"scored in the project's classifier space.", "",
+    changes = rows[0].get("changes") or {}
+    lines = [f"Machine: {machine}. Each kind's quick profile{f' with {changes}' if changes else ''}, "
+             f"{rows[0]['samples']} class-balanced samples per run, scored in the project's classifier space.", "",
              "| kind | runs | class accuracy min / median | confident (>= 0.9) min | weakest class (run) | "
              "recall min / median | coverage min / median |", "|---|---|---|---|---|---|---|"]
     for k in kinds:
@@ -140,13 +148,17 @@ def main() -> None:
     p.add_argument("--samples", type=int, default=1000)
     p.add_argument("--jobs", type=int, default=1, help="1-thread runs at once (more threads always run alone)")
     p.add_argument("--output-dir", default="/tmp/genlab-quality")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="change a parameter of every run (e.g. --set r1_gamma=0.01: an earlier recipe)")
     p.add_argument("--one", nargs=3, metavar=("KIND", "SEED", "THREADS"), help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.samples < 100:
         p.error(f"--samples {args.samples}: use at least 100 (10 per class) for a per-class accuracy")
     if args.one:
         kind, seed, threads = args.one
-        print(json.dumps(one_run(kind, int(seed), int(threads), args.samples, args.output_dir)))
+        from genlab.base.config import parse_assignments
+        print(json.dumps(one_run(kind, int(seed), int(threads), args.samples, args.output_dir,
+                                 parse_assignments(args.set))))
         return
     from genlab.models import registry
     unknown = sorted(set(args.kinds) - set(registry.names()))

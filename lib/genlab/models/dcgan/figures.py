@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ...eval.truncation import truncation_table  # noqa: F401 (the chapter's table; shared with StyleGAN)
 from ...plots import strip
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 
+from ...eval.truncation import truncation_table  # noqa: F401 (the chapter's table; shared with the DCGAN)
 from ...plots import plot_history, show_grid, strip
 
 
@@ -41,21 +42,6 @@ def show_truncation(trained, psis=(1.0, 0.7, 0.5, 0.0), per_class: int = 1, seed
         show_grid(trained.sample(n, labels=labels, seed=seed, psi=psi), nrow=n, ax=ax, title=f"psi = {psi}")
     fig.tight_layout()
     return fig
-
-
-def truncation_table(trained, psis=(1.0, 0.7, 0.5), n: int = 500):
-    """FD, class accuracy, precision, recall and coverage (classifier space) of ``n`` samples at each psi.
-
-    Scored like :meth:`evaluate` but not written to ``metrics.json`` (the headline stays at the config's psi).
-    """
-    import pandas as pd
-    from ...eval.evaluation import evaluate
-    rows = {}
-    for psi in psis:
-        s = evaluate(trained, n=n, options={"psi": psi}, setting=f"psi-{psi}", write=False, verbose=False)
-        rows[psi] = {"FD": s["fd"], "class accuracy": s.get("class_accuracy"), "precision": s["precision"],
-                     "recall": s["recall"], "coverage": s.get("coverage")}
-    return pd.DataFrame(rows).T.rename_axis("psi")
 
 
 def show_style_mixing(trained, rows: int = 4, cols: int = 4, cutoff: int = 4, label: int = 3, seed: int = 0):
