@@ -5,7 +5,7 @@ standard DCGAN recipe, on the same generator and discriminator.
         [--threads 1 --clock cpu]
 
 - genlab: exactly what ``genlab.models.dcgan`` trains with its defaults (``DCGANConfig()``, driven step by
-  step through ``dcgan.training.recipe``): batch 64 from device-resident uint8 tensors, the auxiliary
+  step through ``dcgan.training.recipe``): its batch size from device-resident uint8 tensors, the auxiliary
   classifier loss, samples from the EMA generator.
 - standard: the same network classes, initialisation and conditioning (label embedding in G, projection in D),
   trained the usual DCGAN way: Adam 2e-4, beta1 0.5, batch 128, fp32, the plain non-saturating loss (no

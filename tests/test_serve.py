@@ -476,8 +476,8 @@ def test_page_shows_the_images_the_api_returns(browser, runs):
 
 
 # The registry's smoke DCGAN (a few steps of a narrow net) draws noise. The quick profile's DCGAN (the config's
-# defaults) shows the requested digit in about 0.8 of its samples from step ~140 on and in >= 0.95 from step
-# ~1,500 (README, DCGAN time to quality): trained to that step it reads as 7s on any machine.
+# defaults) trains about 2,480 steps of batch 32; 1,500 of them already draw readable digits (the earlier batch-64
+# recipe passed 0.95 class accuracy near step 1,500, docs/models.md), enough for 6 of 8 requested 7s.
 READABLE_DIGITS = {"epochs": 30, "max_steps": 1500, "sample_every": 0, "checkpoint_every": 0, "device": "cpu"}
 
 
