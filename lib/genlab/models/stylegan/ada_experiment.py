@@ -14,12 +14,14 @@ from .trained import TrainedStyleGAN
 
 
 def arms(config: StyleGANConfig) -> dict[str, StyleGANConfig]:
-    """The two configs: identical but for ``ada``, on the first ``ada_demo_images`` training images."""
+    """The two configs: identical but for ``ada``, on the first ``ada_demo_images`` training images, with
+    the weak R1 of ``ada_demo_r1_gamma`` (a strong R1 alone keeps D from memorising them)."""
     if config.ada_demo_images <= 0 or config.ada_demo_steps <= 0:
         raise ValueError("the ADA experiment needs ada_demo_images > 0 and ada_demo_steps > 0 "
                          "(set ada_demo_images = 0 to skip it)")
     base = config.replace(max_train=config.ada_demo_images, max_steps=config.ada_demo_steps, epochs=100_000,
-                          augment_p=0.0, ada_kimg=config.ada_demo_kimg, sample_every=0, checkpoint_every=0)
+                          augment_p=0.0, ada_kimg=config.ada_demo_kimg, r1_gamma=config.ada_demo_r1_gamma,
+                          sample_every=0, checkpoint_every=0)
     return {arm: base.replace(run=f"{config.run}_ada_{arm}", ada=arm == "on") for arm in ("off", "on")}
 
 

@@ -59,3 +59,6 @@ class StyleGANConfig(RunConfig):
     ada_demo_steps: int = param(400, low=0, resumable=True, help="steps of each arm of the ADA experiment")
     ada_demo_kimg: float = param(2.0, low=0, low_open=True, resumable=True,
                                  help="ada_kimg of the experiment's ADA arm (its run is short: p must be able to move)")
+    ada_demo_r1_gamma: float = param(0.01, low=0, resumable=True,
+                                     help="R1 gamma of both ADA arms (the official CIFAR-10 0.01: with the quick "
+                                          "profile's 5, D cannot memorise the few digits and r_t stays near 0.5)")

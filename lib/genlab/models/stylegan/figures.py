@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 
+from ...eval.intervals import SUBSETS
+from ...eval.metrics import SPACE_CLASSIFIER
 from ...eval.truncation import truncation_table  # noqa: F401 (the chapter's table; shared with the DCGAN)
 from ...plots import plot_history, show_grid, strip
 
@@ -86,13 +88,17 @@ def show_ada_experiment(runs: dict, per_class: int = 2, seed: int = 0):
 
 
 def ada_experiment_table(runs: dict, n: int = 250):
-    """Evaluate both arms on ``n`` samples: FD, class accuracy, precision, recall, with the last r_t and p."""
+    """Evaluate both arms on ``n`` samples: FD (with its interval over disjoint subsets), class accuracy,
+    precision, recall, with the last r_t and p."""
     import pandas as pd
     rows = {}
     for arm, trained in runs.items():
         s = trained.evaluate(n)
         m = trained.metrics()
-        rows[f"ADA {arm}"] = {"FD": s["fd"], "class accuracy": s.get("class_accuracy"), "precision": s["precision"],
+        e = ((s.get("intervals") or {}).get(SPACE_CLASSIFIER) or {}).get("fd")
+        rows[f"ADA {arm}"] = {"FD": s["fd"], f"FD, 95% interval ({SUBSETS} subsets)":
+                              f"{e['value']:.1f} [{e['ci95'][0]:.1f}, {e['ci95'][1]:.1f}]" if e else "",
+                              "class accuracy": s.get("class_accuracy"), "precision": s["precision"],
                               "recall": s["recall"], "final r_t": m.get("ada_rt"), "final p": m.get("ada_p"),
                               "train images": m.get("train_images"), "train seconds": m.get("train_seconds")}
     return pd.DataFrame(rows).T
