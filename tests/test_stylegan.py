@@ -303,13 +303,15 @@ def test_a_64px_rgb_folder_trains_a_few_steps(tmp_path):
 
 def test_ada_experiment_arms_differ_only_in_ada(tmp_path):
     from genlab.models.stylegan import ada_experiment
-    config = StyleGANConfig(**TINY, output_dir=str(tmp_path), run="q", ada_demo_images=64, ada_demo_steps=3)
+    config = StyleGANConfig(**TINY, output_dir=str(tmp_path), run="q", ada_demo_images=64, ada_demo_steps=3,
+                            r1_gamma=5.0, ada_demo_r1_gamma=0.01)
     arms = ada_experiment.arms(config)
     assert set(arms) == {"off", "on"}
     off, on = arms["off"].to_dict(), arms["on"].to_dict()
     assert {k for k in off if off[k] != on[k]} == {"ada", "run"}
     assert on["ada"] and not off["ada"] and on["max_train"] == 64 and on["max_steps"] == 3 and on["augment_p"] == 0
     assert on["ada_kimg"] == config.ada_demo_kimg and on["run"] == "q_ada_on"
+    assert on["r1_gamma"] == 0.01, "both arms take the experiment's weak R1, not the model's"
     with pytest.raises(ValueError, match="ada_demo_images"):
         ada_experiment.arms(config.replace(ada_demo_images=0))
 
