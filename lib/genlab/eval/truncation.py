@@ -18,4 +18,4 @@ def truncation_table(trained, psis=(1.0, 0.7, 0.5), n: int = 500):
         rows[psi] = {"FD": s["fd"], "class accuracy": s.get("class_accuracy"),
                      "weakest class": s.get("weakest_class_accuracy"), "precision": s["precision"],
                      "recall": s["recall"], "coverage": s.get("coverage")}
-    return pd.DataFrame(rows).T.rename_axis("psi")
+    return pd.DataFrame(rows).T.rename_axis("psi").round(3)
