@@ -1,6 +1,7 @@
 """The Slurm scripts: sweep and pipeline planning (everywhere), SIGUSR1 forwarding to the kernel
 (``notebook`` marker), and the real thing on a Slurm cluster (``slurm`` marker): the smoke pipeline
-through sbatch to a built book, a job array, and a job requeued in the middle of training that resumes.
+through sbatch to a built book, a job array, a 2-task data-parallel training job for every kind at its full
+parameter file's shapes, and a job requeued in the middle of training that resumes.
 
 The ``slurm`` tests need a running cluster with one node that offers ``--gres=gpu:1``; on a
 Debian/Ubuntu machine (as root) ``bash slurm/ci/cluster.sh start`` sets one up (``.ci/run`` does).
@@ -31,6 +32,9 @@ from genlab.book import slurm  # noqa: E402
 from genlab.base.config import parse_assignments  # noqa: E402
 from genlab.models import registry  # noqa: E402
 from genlab.models.registry import kind_of_notebook  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from full_profile import cases as full_cases, same_shape  # noqa: E402  (the files and data of test_full_shapes)
 
 STEPS = registry.get("dcgan").smoke["max_steps"]  # what a smoke-profile DCGAN job trains
 
@@ -285,30 +289,50 @@ def test_sweep_is_a_job_array_with_one_output_folder_per_task(pipeline):
     assert len(list((tmp / "build" / "sweeps" / "dcgan_lr").glob("*/src/notebooks/01_dcgan.ipynb"))) == 2
 
 
+FULL_FILES = [(k, p) for k, p in full_cases() if p.get("dataset") != "cifar10"]  # one per kind: its own file
+
+
+@pytest.fixture(scope="module")
+def feature_nets(tmp_path_factory) -> Path:
+    """One feature-net cache for the training jobs of this module: each dataset's classifier is trained once."""
+    return tmp_path_factory.mktemp("feature_nets")
+
+
 @pytest.mark.slurm
-@pytest.mark.parametrize("kind", registry.names())
-def test_two_task_data_parallel_training_job_finishes_with_one_checkpoint(cluster, tmp_path, kind):
-    """slurm/train.sbatch with srun --ntasks=2 (gloo on the CPU), every kind at its smoke parameters:
-    ranks from Slurm's environment, each trains half the global batch, rank 0 alone writes."""
+@pytest.mark.parametrize("kind, params", FULL_FILES, ids=[k for k, _ in FULL_FILES])
+def test_two_task_data_parallel_job_at_full_shapes_finishes_with_one_checkpoint(cluster, tmp_path, kind, params,
+                                                                                  feature_nets):
+    """slurm/train.sbatch --profile full with srun --ntasks=2 (gloo on the CPU), every kind at its full parameter
+    file's shapes (nets, resolution, channels, classes; only the dataset is one of the same shape and the run 2
+    steps of 8 images, as in tests/test_full_shapes.py): ranks from Slurm's environment, each trains half the
+    global batch, rank 0 alone writes. What a multi-GPU launch of a full file would meet at step 1 shows here."""
     logs = tmp_path / "logs"
     logs.mkdir()
+    batch, steps = 8, 2
+    shaped = same_shape(kind, params, tmp_path, device="cpu", max_steps=steps, batch_size=batch, eval_samples=32,
+                        output_dir=str(tmp_path / "out"))
+    changed = [f"{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in shaped.items() if params.get(k) != v]
     submitted = subprocess.run(
-        ["sbatch", "--parsable", "--time=00:10:00", "--mem=3G", "--nodes=1", "--ntasks-per-node=2",
+        ["sbatch", "--parsable", "--time=00:10:00", "--mem=6G", "--nodes=1", "--ntasks-per-node=2",
          "--gpus-per-node=2", "--cpus-per-task=1", f"--chdir={ROOT}", f"--output={logs}/train-%j.out",
-         "slurm/train.sbatch", kind, "--profile", "smoke", "-p", f"output_dir={tmp_path / 'out'}"],
-        cwd=ROOT, env=job_env(tmp_path), capture_output=True, text=True, check=True)
+         "slurm/train.sbatch", kind, "--profile", "full", *[a for c in changed for a in ("-p", c)]],
+        cwd=ROOT, env={**job_env(tmp_path), "GENLAB_FEATURE_NET_DIR": str(feature_nets)},
+        capture_output=True, text=True, check=True)
     job = submitted.stdout.strip().split(";")[0]
-    records = wait_for([job], 300, logs)
+    records = wait_for([job], 480, logs)
     assert_completed(records, logs)
     text = (logs / f"train-{job}.out").read_text(errors="replace")
-    smoke = registry.get(kind).smoke
-    batch, steps = smoke["batch_size"], smoke["max_steps"]
     assert f"data parallel: 2 processes (gloo), global batch {batch} = 2 x {batch // 2}" in text, text[-3000:]
     assert text.count(f"trained {kind}:") == 2, text[-3000:]
     assert text.count(f"[{kind}] step {steps}/{steps}") == 1, text[-3000:]  # rank 0 alone reports
-    run_dir = tmp_path / "out" / "smoke" / kind
+    run_dir = tmp_path / "out" / "full" / kind
     assert [p.name for p in run_dir.glob("*.pt")] == ["checkpoint.pt"]
-    assert torch.load(run_dir / "checkpoint.pt", weights_only=True)["step"] == steps
+    ckpt = torch.load(run_dir / "checkpoint.pt", weights_only=True)
+    assert ckpt["step"] == steps
+    config = json.loads((run_dir / "config.json").read_text())
+    for name in ("image_size", "base_channels", "channel_max", "z_dim", "num_res_blocks", "conditional"):
+        if name in params:  # the file's shapes were trained, not the notebook's quick ones
+            assert config[name] == params[name], name
     assert json.loads((run_dir / "metrics.json").read_text())["steps"] == steps
 
 
