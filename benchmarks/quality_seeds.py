@@ -49,6 +49,17 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def classified(logits, labels, num_classes: int) -> dict:
+    """Class accuracy, the share also >= CONFIDENT sure, every class's accuracy and the weakest class."""
+    probs = logits.softmax(1)
+    correct = probs.argmax(1) == labels
+    per_class = [float(correct[labels == c].double().mean()) for c in range(num_classes)]
+    return {"class_accuracy": float(correct.double().mean()),
+            "confident": float((correct & (probs.max(1).values >= CONFIDENT)).double().mean()),
+            "per_class": per_class, "weakest_class": min(range(num_classes), key=per_class.__getitem__),
+            "weakest_accuracy": min(per_class)}
+
+
 def one_run(kind_name: str, seed: int, threads: int, samples: int, output_dir: str, changes: dict) -> dict:
     """Train (or find) one quick-profile run and score it; the result row (also ``score.json`` in the run) and
     ``classes.png`` in the run folder: 16 samples of every class, one row per class."""
@@ -80,14 +91,10 @@ def one_run(kind_name: str, seed: int, threads: int, samples: int, output_dir: s
     grid = trained.sample(16 * k, labels=torch.arange(k).repeat_interleave(16) if trained.num_classes else None,
                           seed=SAMPLE_SEED)
     save_image(grid.float() / 255, Path(config.run_dir) / "classes.png", nrow=16, pad_value=0.5)
-    probs = logits.softmax(1)
-    correct = probs.argmax(1) == labels
-    per_class = [float(correct[labels == c].double().mean()) for c in range(trained.num_classes)]
     row = {"kind": kind_name, "seed": seed, "threads": threads, "samples": samples, "changes": changes,
-           "train_seconds": trained.metrics().get("train_seconds"), "class_accuracy": scores["class_accuracy"],
-           "confident": float((correct & (probs.max(1).values >= CONFIDENT)).double().mean()),
-           "per_class": per_class, "weakest_class": min(range(len(per_class)), key=per_class.__getitem__),
-           "weakest_accuracy": min(per_class), "recall": scores["recall"], "coverage": scores["coverage"],
+           "train_seconds": trained.metrics().get("train_seconds"),
+           **classified(logits, labels, trained.num_classes), "class_accuracy": scores["class_accuracy"],
+           "recall": scores["recall"], "coverage": scores["coverage"],
            "precision": scores["precision"], "floor": {k: scores["floor"][k] for k in ("recall", "coverage")}}
     done.write_text(json.dumps(row, indent=1))
     return row
@@ -102,12 +109,7 @@ def real_digits(samples: int, output_dir: str) -> dict:
     n = min(samples, len(real))
     net = feature_net("mnist5k", 28, 1, cache=cache_dir(output_dir), verbose=False)
     _, logits = net.embed(real.images[:n])
-    probs, labels = logits.softmax(1), real.labels[:n]
-    correct = probs.argmax(1) == labels
-    per_class = [float(correct[labels == c].double().mean()) for c in range(10)]
-    return {"samples": n, "class_accuracy": float(correct.double().mean()),
-            "confident": float((correct & (probs.max(1).values >= CONFIDENT)).double().mean()),
-            "weakest_class": min(range(10), key=per_class.__getitem__), "weakest_accuracy": min(per_class)}
+    return {"samples": n, **classified(logits, real.labels[:n], 10)}
 
 
 def launch(kind: str, seed: int, threads: int, args) -> dict:
