@@ -327,8 +327,7 @@ def test_two_task_data_parallel_job_at_full_shapes_finishes_with_one_checkpoint(
     assert text.count(f"[{kind}] step {steps}/{steps}") == 1, text[-3000:]  # rank 0 alone reports
     run_dir = tmp_path / "out" / "full" / kind
     assert [p.name for p in run_dir.glob("*.pt")] == ["checkpoint.pt"]
-    ckpt = torch.load(run_dir / "checkpoint.pt", weights_only=True)
-    assert ckpt["step"] == steps
+    assert torch.load(run_dir / "checkpoint.pt", weights_only=True)["step"] == steps
     config = json.loads((run_dir / "config.json").read_text())
     for name in ("image_size", "base_channels", "channel_max", "z_dim", "num_res_blocks", "conditional"):
         if name in params:  # the file's shapes were trained, not the notebook's quick ones
