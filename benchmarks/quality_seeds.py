@@ -147,9 +147,10 @@ def markdown(rows: list[dict], kinds: list[dict], machine: str, real: dict) -> s
              "recall min / median | coverage min / median |", "|---|---|---|---|---|---|---|"]
     for k in kinds:
         w = k["weakest"]
+        threads = f"{w['threads']} thread" + ("s" if w["threads"] > 1 else "")
         lines.append(f"| {k['kind']} | {k['runs']} | {k['class_accuracy']['min']:.3f} / "
                      f"{k['class_accuracy']['median']:.3f} | {k['confident']['min']:.3f} | digit {w['class']} at "
-                     f"{w['accuracy']:.2f} (seed {w['seed']}, {w['threads']} threads) | {k['recall']['min']:.3f} / "
+                     f"{w['accuracy']:.2f} (seed {w['seed']}, {threads}) | {k['recall']['min']:.3f} / "
                      f"{k['recall']['median']:.3f} | {k['coverage']['min']:.3f} / {k['coverage']['median']:.3f} |")
     floors = [r["floor"] for r in rows if r.get("floor")]
     lines.append(f"| held-out real digits | - | {real['class_accuracy']:.3f} | {real['confident']:.3f} | digit "
