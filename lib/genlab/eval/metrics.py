@@ -187,12 +187,13 @@ class Features(nn.Module):
 
 
 def feature_scores(real_features: torch.Tensor, fake_features: torch.Tensor, seed: int = 0,
-                   kid_subsets: int = 50, k: int = K) -> dict[str, float]:
+                   kid_subsets: int = 50, k: int = K, with_kid_std: bool = False) -> dict[str, float]:
     """FD, KID and precision/recall/density/coverage of two feature sets (any feature space)."""
     ident = Features(real_features.shape[1])
-    kid, _ = kernel_distance(real_features, fake_features, ident, subsets=kid_subsets, seed=seed)
-    return {"fd": frechet_distance(real_features, fake_features, ident), "kid": kid,
-            **prdc(real_features, fake_features, k=k)}
+    kid, kid_std = kernel_distance(real_features, fake_features, ident, subsets=kid_subsets, seed=seed)
+    out = {"fd": frechet_distance(real_features, fake_features, ident), "kid": kid,
+           **prdc(real_features, fake_features, k=k)}
+    return {**out, "kid_std": kid_std} if with_kid_std else out
 
 
 def set_metrics(real: torch.Tensor, images: torch.Tensor, net: FeatureNet, labels: torch.Tensor | None = None,
@@ -210,11 +211,9 @@ def set_metrics(real: torch.Tensor, images: torch.Tensor, net: FeatureNet, label
     """
     features, logits = net.embed(images)
     real_features = net.features(real)
-    scores = feature_scores(real_features, features, seed, kid_subsets, k)
-    _, kid_std = kernel_distance(real_features, features, Features(net.num_features), subsets=kid_subsets,
-                                 seed=seed)
+    scores = feature_scores(real_features, features, seed, kid_subsets, k, with_kid_std=True)
     inc, inc_std = inception_score(logits, Features(net.num_classes), seed=seed)
-    out: dict[str, Any] = {**scores, "kid_std": kid_std, "is": inc, "is_std": inc_std}
+    out: dict[str, Any] = {**scores, "is": inc, "is_std": inc_std}
     predicted = logits.argmax(1)
     correct = (predicted == labels.cpu()).double() if labels is not None else None
     if correct is not None:
