@@ -58,5 +58,7 @@ class EnergyNet(nn.Module):
 
 
 def build(config, channels: int, num_classes: int) -> EnergyNet:
-    return EnergyNet(channels, config.image_size, config.base_channels, config.spectral_norm,
-                     num_classes if config.conditional else 0)
+    net = EnergyNet(channels, config.image_size, config.base_channels, config.spectral_norm,
+                    num_classes if config.conditional else 0)
+    # channels-last weights: the convolutions (and Langevin's input gradients) run in oneDNN's fast layout
+    return net.to(memory_format=torch.channels_last)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import torch
+
 from .config import StyleGANConfig
 from .discriminator import Discriminator
 from .generator import Generator
@@ -15,4 +17,5 @@ def build(config: StyleGANConfig, channels: int, num_classes: int) -> tuple[Gene
     disc = Discriminator(channels, config.image_size, config.channel_base, config.channel_max, k,
                          config.mbstd_group, config.residual_d, classifier=config.ac_weight > 0,
                          mbstd_by_class=config.mbstd_by_class)
-    return gen, disc
+    # weights in the activations' layout (``Generator.memory_format``)
+    return gen.to(memory_format=torch.channels_last), disc.to(memory_format=torch.channels_last)
