@@ -46,14 +46,15 @@ def _few_threads():
 
 @pytest.fixture(scope="session")
 def smoke_build(tmp_path_factory):
-    """Every notebook in _toc.yml executed once at the smoke profile into a temporary build folder.
+    """Every notebook in _toc.yml executed once at the smoke profile into a temporary build folder, side by
+    side as ``make book`` runs them (``jobs=None``: two at once on a CPU-only machine with 2+ cores).
 
     Returns ``(build_dir, output_dir)``; the executed copies are under ``build_dir / "src"``.
     """
     from genlab.book.runner import run_notebooks
     tmp = tmp_path_factory.mktemp("smoke")
     build, outputs = tmp / "_build", tmp / "outputs"
-    run_notebooks("smoke", parameters={"output_dir": str(outputs)}, root=ROOT, build_dir=build)
+    run_notebooks("smoke", parameters={"output_dir": str(outputs)}, root=ROOT, build_dir=build, jobs=None)
     return build, outputs
 
 

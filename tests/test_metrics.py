@@ -109,6 +109,19 @@ def test_feature_net_cache_hits_and_invalidates(tmp_path):
     assert "1x32" in other_size.key and not other_size.info["cached"]
 
 
+def test_feature_net_is_trained_once_by_processes_side_by_side(tmp_path):
+    """Chapters run at once (genlab.book.lanes): the second waits on the lock and loads what the first trained."""
+    import subprocess
+    import sys
+    code = ("import json, sys; from genlab.eval.featurenet import FeatureNetConfig, feature_net; "
+            f"net = feature_net('mnist5k', 28, 1, config=FeatureNetConfig(**{TINY.to_dict()!r}), "
+            f"cache={str(tmp_path)!r}, verbose=False); print(json.dumps(net.info['cached']))")
+    runs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    cached = sorted(json.loads(p.communicate(timeout=300)[0].strip().splitlines()[-1]) for p in runs)
+    assert all(p.returncode == 0 for p in runs)
+    assert cached == [False, True]
+
+
 def test_one_class_folder_gets_an_untrained_feature_space(tmp_path):
     """A folder of images with no class sub-folders: no classifier to train, the seeded net's features score it."""
     from PIL import Image

@@ -110,7 +110,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 def cmd_run_notebooks(args: argparse.Namespace) -> None:
     from .book.runner import run_notebooks
     run_notebooks(args.profile, only=args.only, params_dir=args.params_dir, parameters=parse_assignments(args.p),
-                  build_dir=args.build_dir, cache=not args.no_cache)
+                  build_dir=args.build_dir, cache=not args.no_cache, jobs=args.jobs)
 
 
 def cmd_build_book(args: argparse.Namespace) -> None:
@@ -135,7 +135,7 @@ class BookProblems(RuntimeError):
 def cmd_all(args: argparse.Namespace) -> None:
     from .book.runner import build_book, run_notebooks
     run_notebooks(args.profile, params_dir=args.params_dir, parameters=parse_assignments(args.p),
-                  build_dir=args.build_dir, cache=not args.no_cache)
+                  build_dir=args.build_dir, cache=not args.no_cache, jobs=args.jobs)
     build_book(build_dir=args.build_dir)
 
 
@@ -206,6 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("-p", action="append", metavar="NAME=VALUE", help="parameter for every notebook that declares it")
         sp.add_argument("--build-dir", default="_build")
         sp.add_argument("--no-cache", action="store_true", help="execute even notebooks unchanged since their last run")
+        sp.add_argument("--jobs", type=int, help="notebooks to execute at once, each with its share of the cores "
+                                                 "(default: 2 on a CPU-only machine with 2 or more cores, else 1)")
 
     sp = sub.add_parser("all", help="execute every notebook in _toc.yml, then build the book")
     runner_args(sp)

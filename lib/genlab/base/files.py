@@ -1,12 +1,14 @@
-"""Atomic file writes (temp file in the same folder, fsync, rename: never a half-written file) and JSON."""
+"""Atomic file writes (temp file in the same folder, fsync, rename: never a half-written file), JSON, and a
+lock file for work that processes running side by side must do once (a shared cache)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 
 TEMP_SUFFIX = ".tmp"
@@ -42,3 +44,17 @@ def write_json(path: str | Path, data: Any) -> None:
 
 def read_json(path: str | Path) -> Any:
     return json.loads(Path(path).read_text())
+
+
+@contextlib.contextmanager
+def exclusive(lock: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``lock`` (created if missing): another process waits here until this one
+    leaves, e.g. to load what this one put in a cache instead of computing it again."""
+    import fcntl
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)

@@ -13,7 +13,6 @@ The pieces used to live here; they are re-exported so ``genlab.book.runner`` kee
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import Any, Iterable
@@ -22,6 +21,8 @@ from ..base.paths import project_root
 from ..base.runlog import format_seconds
 from .build import build_book, stage  # noqa: F401  (re-exported)
 from .cache import ExecutionCache, fingerprint, inputs_digest
+from .execute import NotebookFailed, execute
+from .lanes import Job, default_jobs, run_lanes
 from .kernel import KERNEL_BOOT, KERNEL_NAME, ensure_kernel, install_kernel, write_kernelspec  # noqa: F401
 from .profiles import PROFILES, profile_parameters  # noqa: F401
 from .sources import executed_name, is_text_notebook, read_notebook, write_notebook
@@ -35,14 +36,6 @@ __all__ = ["NotebookFailed", "run_notebooks", "build_book", "stage", "KERNEL_BOO
            "forwarding_stop_signal", "stage_student", "strip_solutions", "select", "toc_files", "toc_notebooks"]
 
 LIB_ROOT = Path(__file__).resolve().parents[2]  # the folder holding the genlab package the kernel imports
-
-
-class NotebookFailed(RuntimeError):
-    """A notebook raised while executing; the message names the notebook and cell."""
-
-    def __init__(self, message: str, ename: str = ""):
-        super().__init__(message)
-        self.ename = ename
 
 
 def papermill_input(root: Path, nb: Path, build: Path) -> Path:
@@ -67,13 +60,19 @@ def code_of(nb) -> str:
 @forwarding_stop_signal
 def run_notebooks(profile: str = "quick", only: Iterable[str] | None = None, params_dir: str | Path | None = None,
                   parameters: dict[str, Any] | None = None, root: Path | None = None,
-                  build_dir: str | Path = "_build", log_output: bool = True, cache: bool = True) -> list[Path]:
-    """Execute the toc's notebooks in order; returns the executed copies (skipped ones included).
+                  build_dir: str | Path = "_build", log_output: bool = True, cache: bool = True,
+                  jobs: int | None = 1) -> list[Path]:
+    """Execute the toc's notebooks; returns the executed copies in toc order (skipped ones included).
 
-    ``cache=False`` executes every notebook whatever its fingerprint. Raises :class:`NotebookFailed`.
+    ``jobs`` > 1 runs that many at once, each in its own process with its share of the cores (:mod:`.lanes`);
+    None picks :func:`.lanes.default_jobs`. ``cache=False`` executes every notebook whatever its fingerprint.
+    Raises :class:`NotebookFailed`.
     """
     import papermill as pm
 
+    jobs = default_jobs() if jobs is None else jobs
+    if jobs < 1:
+        raise ValueError(f"jobs={jobs}: the number of notebooks to run at once must be at least 1")
     root = root or project_root()
     build = (root / build_dir).resolve()
     kernel = ensure_kernel(build)
@@ -85,41 +84,39 @@ def run_notebooks(profile: str = "quick", only: Iterable[str] | None = None, par
         raise ValueError(f"parameter {', '.join(map(repr, unused))} is not in the parameters cell of any notebook "
                          f"being run ({', '.join(map(str, todo))}); check the spelling")
     store = ExecutionCache(build)
-    executed, done = [], []
-    try:
-        for i, nb in enumerate(todo, 1):
-            # Profile files are per notebook (a typo there fails the notebook's validation cell);
-            # command-line parameters go to every notebook that declares them.
-            params = {**profile_parameters(nb, profile, root, Path(params_dir) if params_dir else None),
-                      **{k: v for k, v in (parameters or {}).items() if k in declared[nb]}}
-            out = build / "src" / executed_name(nb)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            shown = ", ".join(f"{k}={v!r}" for k, v in params.items()) or "notebook defaults"
-            parts, reads = fingerprint(root / nb, code_of(read_notebook(inputs[nb])), params, LIB_ROOT,
+    stale, fingerprints, done = [], {}, []
+    for i, nb in enumerate(todo, 1):
+        # Profile files are per notebook (a typo there fails the notebook's validation cell);
+        # command-line parameters go to every notebook that declares them.
+        params = {**profile_parameters(nb, profile, root, Path(params_dir) if params_dir else None),
+                  **{k: v for k, v in (parameters or {}).items() if k in declared[nb]}}
+        out = build / "src" / executed_name(nb)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shown = ", ".join(f"{k}={v!r}" for k, v in params.items()) or "notebook defaults"
+        fingerprints[nb] = fingerprint(root / nb, code_of(read_notebook(inputs[nb])), params, LIB_ROOT,
                                        input_folders(root, declared[nb], params))
-            reasons = store.stale(nb, parts, out) if cache else ["cache off"]
-            if not reasons:
-                print(f"==> [{i}/{len(todo)}] {nb}: unchanged since its executed copy {out} "
-                      f"(source, parameters, library code, inputs): skipped", flush=True)
-                executed.append(out)
-                continue
-            print(f"==> [{i}/{len(todo)}] {nb} (profile {profile}: {shown}; executing: {', '.join(reasons)})", flush=True)
-            store.forget(nb)
+        reasons = store.stale(nb, fingerprints[nb][0], out) if cache else ["cache off"]
+        if not reasons:
+            print(f"==> [{i}/{len(todo)}] {nb}: unchanged since its executed copy {out} "
+                  f"(source, parameters, library code, inputs): skipped", flush=True)
+            continue
+        stale.append(Job(nb, inputs[nb], out, params, (root / nb).parent,
+                         f"==> [{i}/{len(todo)}] {nb} (profile {profile}: {shown}; executing: {', '.join(reasons)}"))
+    lanes = min(jobs, sum(not job.barrier for job in stale))  # one notebook alone keeps every core
+    try:
+        if lanes > 1:
+            run_lanes(stale, lanes, kernel, build, on_start=lambda job: store.forget(job.nb),
+                      on_done=lambda job: done.append(job.nb))
+        for job in stale if lanes <= 1 else ():
+            print(job.announce + ")", flush=True)
+            store.forget(job.nb)
             t0 = time.perf_counter()
-            try:
-                pm.execute_notebook(str(inputs[nb]), str(out), parameters=params, kernel_name=kernel,
-                                    cwd=str((root / nb).parent), progress_bar=False, log_output=False,
-                                    stdout_file=sys.stdout if log_output else None,  # kernel output -> ours (Slurm logs)
-                                    stderr_file=sys.stderr if log_output else None, request_save_on_cell_execute=True)
-            except pm.PapermillExecutionError as exc:
-                raise NotebookFailed(f"{nb} failed in cell {exc.cell_index} (execution count {exc.exec_count}): "
-                                     f"{exc.ename}: {exc.evalue}\nThe executed copy with the error is {out}",
-                                     exc.ename) from exc
-            print(f"<== {nb} done in {format_seconds(time.perf_counter() - t0)}", flush=True)
-            executed.append(out)
-            done.append((nb, parts, reads))
+            execute(job.nb, job.source, job.out, job.params, kernel, job.cwd, log_output)
+            print(f"<== {job.nb} done in {format_seconds(time.perf_counter() - t0)}", flush=True)
+            done.append(job.nb)
     finally:
         # inputs as the run leaves them: a chapter's own checkpoint must not make it stale next time
-        for nb, parts, reads in done:
+        for nb in done:
+            parts, reads = fingerprints[nb]
             store.store(nb, {**parts, "inputs": inputs_digest(reads)})
-    return executed
+    return [build / "src" / executed_name(nb) for nb in todo]

@@ -3,7 +3,7 @@
 The shell scripts stay thin: they call ``python -m genlab.book.slurm <command>`` and read plain lines.
 
 - ``plan``: the pipeline in ``_toc.yml`` order. Each notebook is a job; the comparison notebook
-  (:data:`DEPENDENT`) waits for all others (``--dependency=afterok``); theory notebooks need no GPU.
+  (:data:`.lanes.BARRIERS`) waits for all others (``--dependency=afterok``); theory notebooks need no GPU.
   Also the datasets to fetch on the login node first (compute nodes often have no internet).
 - ``has-param``: whether a notebook's ``parameters`` cell defines a name (e.g. ``time_budget_s``).
 - ``sweep-size`` / ``sweep-array`` / ``sweep-task``: a parameter grid as a job array. Task ``i`` of sweep ``name``
@@ -31,12 +31,9 @@ import yaml
 from ..base.config import DOWNLOADABLE, parse_assignments
 from ..base.paths import project_root
 from ..models.registry import kind_of_notebook
+from .lanes import BARRIERS
 from .runner import profile_parameters, select, toc_notebooks
 from .sources import read_notebook
-
-# Notebooks that read the results of all others: submitted last, after every other job succeeded.
-DEPENDENT = ("notebooks/06_compare",)
-
 
 def notebook_defaults(path: Path) -> dict[str, Any]:
     """Literal values of the notebook's ``parameters``-tagged cell (name -> value)."""
@@ -65,7 +62,7 @@ def plan(profile: str, params_dir: str | None = None, overrides: dict[str, Any] 
     jobs, downloads = [], []
     for nb in toc_notebooks(root):
         name = nb.with_suffix("").as_posix()
-        stage = "dependent" if name in DEPENDENT else "first"
+        stage = "dependent" if name in BARRIERS else "first"
         jobs.append((stage, name, "cpu" if name.startswith("theory/") else "gpu"))
         values = {**notebook_defaults(root / nb),
                   **profile_parameters(nb, profile, root, Path(params_dir) if params_dir else None),

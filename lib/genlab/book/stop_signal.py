@@ -52,7 +52,7 @@ class StopForwarder:
     @staticmethod
     def forward() -> None:
         import psutil
-        for child in psutil.Process().children():
+        for child in psutil.Process().children(recursive=True):  # kernels of notebooks run in lanes too
             try:
                 if any("ipykernel" in part or "kernelapp" in part for part in child.cmdline()):
                     child.send_signal(signal.SIGUSR1)

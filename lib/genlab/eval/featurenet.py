@@ -1,4 +1,4 @@
-"""The domain feature net: a small classifier whose features replace Inception-v3 offline.
+"""The domain feature net: a small classifier (:mod:`.classifier`) whose features replace Inception-v3 offline.
 
 FID needs a feature space. Inception-v3 (ImageNet, 299 px, RGB) is the standard one, but its
 weights are a download and its features say little about 28 px digits. genlab therefore trains
@@ -17,105 +17,35 @@ On mnist5k the default config reaches about 98.6% on the held-out split.
 Features are cached per image set (keyed by a hash of the uint8 bytes): a metric computed twice,
 or several metrics of one set, run the network once.
 
-Input: uint8 images ``N x C x H x W`` (0..255), exactly what every model's ``sample`` returns;
-they are mapped to float32 in [-1, 1] inside (:func:`genlab.data.to_float`). Output: float64
-(FD and KID sum outer products and kernels over thousands of samples; torchmetrics keeps its
-FID state in float64 for that reason, and we hand it float64 already).
+Input: uint8 images ``N x C x H x W`` (0..255), what every model's ``sample`` returns, mapped to [-1, 1]
+inside (:func:`genlab.data.to_float`). Output: float64, since FD and KID sum outer products and kernels over
+thousands of samples (torchmetrics keeps its FID state in float64 for that reason).
 
-Trained nets are cached in ``<cache_dir>/<dataset>-<split>-<C>x<size>-<config hash>.pt``
-(default cache: ``<output_dir>/feature_nets``, or ``$GENLAB_FEATURE_NET_DIR``): the first
-evaluation trains one (seconds on a CPU), later ones load it; changing :class:`FeatureNetConfig`
-changes the hash and trains a new one.
+Trained nets are cached in ``<cache_dir>/<dataset>-<split>-<C>x<size>-<config hash>.pt`` (default
+``<output_dir>/feature_nets``, or ``$GENLAB_FEATURE_NET_DIR``): the first evaluation trains one (seconds on a
+CPU) under a lock file, so chapters run side by side train it once; later ones load it. Changing
+:class:`FeatureNetConfig` changes the hash and trains a new one.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import math
 import os
 import re
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from ..base.config import Config, param
+from ..base.files import exclusive
 from ..base.paths import resolve_path
-from ..data import load_dataset, to_float
+from ..data import load_dataset
 from ..train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from ..train.devices import seed_everything
+from .classifier import Classifier, FeatureNetConfig, train_classifier
 
 CACHE_ENV = "GENLAB_FEATURE_NET_DIR"
 CACHE_SETS = 16  # image sets whose features a FeatureNet keeps in memory
-
-
-@dataclass(frozen=True)
-class FeatureNetConfig(Config):
-    width: int = param(16, low=4, high=512, help="channels of the first conv layer (x2, x4 deeper)")
-    feature_dim: int = param(128, low=2, high=4096, help="width of the penultimate layer = the features")
-    epochs: int = param(15, low=1, high=1000, help="passes over the training split")
-    batch_size: int = param(64, low=2, high=8192, help="images per step")
-    lr: float = param(3e-3, low=0, low_open=True, high=1, help="peak AdamW learning rate (one-cycle schedule)")
-    rotate: float = param(15.0, low=0, high=45, help="augmentation: largest rotation in degrees")
-    shift: float = param(0.1, low=0, high=0.5, help="augmentation: largest shift, fraction of the half-width")
-    scale: float = param(0.12, low=0, high=0.5, help="augmentation: largest relative zoom")
-    label_smoothing: float = param(0.1, low=0, high=0.5, help="cross-entropy label smoothing")
-    max_train: int = param(0, low=0, help="use at most this many training images (0 = all)")
-    seed: int = param(0, low=0, help="seed for initialisation and batch order")
-
-    def digest(self) -> str:
-        """Short stable hash of the config: part of the cache file name."""
-        return hashlib.sha1(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:10]
-
-
-class Classifier(nn.Module):
-    """uint8 or [-1, 1] float images B x C x H x W -> (features B x feature_dim, logits B x num_classes).
-
-    Three conv blocks (3x3 conv, batch norm, ReLU, 2x2 max-pool) with ``w, 2w, 4w`` channels, then a
-    fully connected layer to ``feature_dim`` (the features, after ReLU) and a linear head.
-    """
-
-    def __init__(self, channels: int, num_classes: int, width: int = 16, feature_dim: int = 128,
-                 image_size: int = 28):
-        super().__init__()
-        w = width
-
-        def block(cin: int, cout: int) -> list[nn.Module]:
-            return [nn.Conv2d(cin, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
-                    nn.MaxPool2d(2, ceil_mode=True)]
-
-        self.body = nn.Sequential(*block(channels, w), *block(w, 2 * w), *block(2 * w, 4 * w), nn.Flatten())
-        side = image_size
-        for _ in range(3):
-            side = -(-side // 2)
-        self.fc = nn.Sequential(nn.Linear(4 * w * side * side, feature_dim), nn.ReLU(inplace=True))
-        self.drop = nn.Dropout(0.3)
-        self.head = nn.Linear(feature_dim, num_classes)
-        self.num_features = feature_dim
-        self.num_classes = num_classes
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if x.dtype == torch.uint8:
-            x = to_float(x)
-        features = self.fc(self.body(x))
-        return features, self.head(self.drop(features))
-
-
-def augment(x: torch.Tensor, config: FeatureNetConfig, g: torch.Generator) -> torch.Tensor:
-    """Random small rotation, shift and zoom of [-1, 1] images (background stays -1): geometry only."""
-    b = len(x)
-    u = lambda *shape: (torch.rand(*shape, generator=g) * 2 - 1).to(x.device)  # noqa: E731
-    angle = u(b) * math.radians(config.rotate)
-    zoom = 1 + u(b) * config.scale
-    t = u(b, 2) * config.shift
-    theta = torch.stack([torch.stack([zoom * angle.cos(), -zoom * angle.sin(), t[:, 0]], 1),
-                         torch.stack([zoom * angle.sin(), zoom * angle.cos(), t[:, 1]], 1)], 1)
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    return F.grid_sample(x + 1, grid, align_corners=False, padding_mode="zeros") - 1
 
 
 class FeatureNet(nn.Module):
@@ -216,37 +146,6 @@ def cache_key(dataset: str, split: str, channels: int, image_size: int, config: 
     return f"{name}-{split}-{channels}x{image_size}-{config.digest()}"
 
 
-def train_classifier(images: torch.Tensor, labels: torch.Tensor, num_classes: int, config: FeatureNetConfig,
-                     device: torch.device) -> Classifier:
-    """Cross-entropy training of a :class:`Classifier` on uint8 ``images`` (N x C x H x W), int64 ``labels``.
-
-    With fewer than 2 classes there is nothing to classify: the seeded, untrained net is returned, a
-    random-feature space that still separates distributions, only less sharply than a trained one.
-    """
-    seed_everything(config.seed)
-    net = Classifier(images.shape[1], num_classes, config.width, config.feature_dim, images.shape[-1]).to(device)
-    if num_classes < 2:
-        return net.eval().requires_grad_(False)
-    opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=1e-4)
-    n = len(images)
-    steps = config.epochs * -(-n // config.batch_size)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=steps)
-    g = torch.Generator().manual_seed(config.seed)
-    x_all, y_all = to_float(images).to(device), labels.to(device)
-    net.train()
-    for _ in range(config.epochs):
-        perm = torch.randperm(n, generator=g).to(device)
-        for i in range(0, n, config.batch_size):
-            idx = perm[i:i + config.batch_size]
-            _, logits = net(augment(x_all[idx], config, g))
-            loss = F.cross_entropy(logits, y_all[idx], label_smoothing=config.label_smoothing)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-    return net.eval().requires_grad_(False)
-
-
 def feature_net(dataset: str, image_size: int, channels: int, *, config: FeatureNetConfig | None = None,
                 split: str = "train", data_dir: str | Path = "data", cache: str | Path | None = None,
                 device: str | torch.device = "cpu", verbose: bool = True) -> FeatureNet:
@@ -260,6 +159,12 @@ def feature_net(dataset: str, image_size: int, channels: int, *, config: Feature
     folder = Path(cache) if cache is not None else cache_dir()
     key = cache_key(dataset, split, channels, image_size, config)
     path = folder / f"{key}.pt"
+    with exclusive(folder / f"{key}.lock"):  # chapters run side by side: one trains it, the others load it
+        return _load_or_train(path, key, dataset, image_size, channels, config, split, data_dir, device, verbose)
+
+
+def _load_or_train(path: Path, key: str, dataset: str, image_size: int, channels: int, config: FeatureNetConfig,
+                   split: str, data_dir: str | Path, device: torch.device, verbose: bool) -> FeatureNet:
     if path.exists():
         try:
             ckpt = load_checkpoint(path)
@@ -274,7 +179,7 @@ def feature_net(dataset: str, image_size: int, channels: int, *, config: Feature
     if config.max_train and len(train) > config.max_train:
         train = train.subset(config.max_train, seed=config.seed)
     if verbose:
-        print(f"[feature net] training {key} on {len(train)} images (cached afterwards in {folder})", flush=True)
+        print(f"[feature net] training {key} on {len(train)} images (cached afterwards in {path.parent})", flush=True)
     t0 = time.perf_counter()
     clf = train_classifier(train.images, train.labels, train.num_classes, config, device)
     seconds = time.perf_counter() - t0
@@ -292,7 +197,7 @@ def feature_net(dataset: str, image_size: int, channels: int, *, config: Feature
     elif verbose:
         print(f"[feature net] {key}: one class, so no classifier to train; scoring in the seeded untrained "
               "net's features (put images in one sub-folder per class for a trained feature space)", flush=True)
-    folder.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     save_checkpoint(path, {"model": {k: v.cpu() for k, v in clf.state_dict().items()}, "config": config.to_dict(),
                            "dataset": dataset, "num_classes": train.num_classes, "info": info,
                            "step": config.epochs * -(-len(train) // config.batch_size)})
