@@ -16,8 +16,9 @@ A notebook's fingerprint has five parts, each a SHA-256:
 After a successful execution the runner stores the fingerprint in ``<build>/cache/<page>.json``; the
 next run skips the notebook when every part is equal and its executed copy is still there, and
 otherwise says which parts changed. Inputs are fingerprinted when the run ends, after every notebook
-wrote what it writes (chapters run in ``_toc.yml`` order, each reading only what it or an earlier one
-wrote), so a chapter's own checkpoint does not invalidate it.
+wrote what it writes (a chapter reads only what it or an earlier one wrote; run side by side, the
+chapters before the comparison write only their own runs), so a chapter's own checkpoint does not
+invalidate it.
 """
 
 from __future__ import annotations
