@@ -20,7 +20,7 @@ def one_step(name: str, layout, tmp_path):
     about lr * sign(g), and near-zero gradients can take either sign).
     """
     kind = registry.get(name)
-    config = kind.config.from_dict({**kind.smoke, "output_dir": str(tmp_path), "lr": 1e-12})
+    config = kind.config.from_dict({**kind.smoke, "output_dir": str(tmp_path), "lr": 1e-12, "amp": "off"})
     data = load_dataset("mnist5k", image_size=config.image_size)
     torch.manual_seed(0)
     recipe = kind.recipe(config, data, torch.device("cpu"))

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from ...base.config import RunConfig, param, redefault
 from .nets import IMAGE_SIZES
+from ...train.precision import AMP, AMP_HELP
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class DCGANConfig(RunConfig):
     mbstd_by_class: bool = param(True, help="D's minibatch std within each label (conditional; False: over the "
                                            "whole batch, which hides one image per class)")
     batch_size: int = param(32, low=2, high=8192, help="images per step")
+    amp: str = param("auto", choices=AMP, resumable=True, help=AMP_HELP)
     lr: float = param(2e-4, low=0, low_open=True, high=1, help="Adam learning rate (both networks)")
     beta1: float = param(0.5, low=0, high=0.999, help="Adam beta1 (0.5 as in the DCGAN paper)")
     ac_weight: float = param(0.5, low=0, high=10, help="weight of the auxiliary classifier loss (conditional; 0 = off)")

@@ -128,12 +128,12 @@ class Discriminator(nn.Module):
         h = x
         for layer in self.net:
             h = layer(h, y) if isinstance(layer, MinibatchStd) else layer(h)
-        logits = self.fc(h).flatten()
+        logits = self.fc(h).flatten().float()  # float32 out of bf16 autocast: the losses are reduced from here
         if self.embed is None:
             return logits, None
         if y is None:
             raise ValueError("this discriminator is class-conditional: pass labels y (B int64)")
-        return logits + (self.embed(y) * h).sum(1), self.classify(h)
+        return logits + (self.embed(y) * h).sum(1).float(), self.classify(h).float()
 
 
 def radford_init(module: nn.Module) -> None:

@@ -12,6 +12,7 @@ from ...train.checkpoint import TrainState
 from ...train.devices import count_parameters
 from ...train.ema import EMA
 from ...train.fit import SATURATION_GRIDS
+from ...train.precision import autocast
 from ...train.recipe import Recipe
 from ...train.timing import seconds_per_100
 from .config import DCGANConfig
@@ -83,7 +84,8 @@ def recipe(config: DCGANConfig, data: ImageData, device: torch.device) -> Recipe
     fixed_y = balanced_labels(fixed_n, k).to(device) if k else None
 
     def step(step: int, x0: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
-        scalars = gan_step(gen, disc, opt_g, opt_d, x0, y if k else None, config.ac_weight, config.batch_size)
+        with autocast(device, config.amp):  # the whole update: each backward op runs in its forward op's dtype
+            scalars = gan_step(gen, disc, opt_g, opt_d, x0, y if k else None, config.ac_weight, config.batch_size)
         if ema is not None:
             ema.update(gen)
         return scalars

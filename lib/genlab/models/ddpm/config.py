@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from ...base.config import RunConfig, param, redefault
 from ...sampling.diffusion import PREDICTIONS, SCHEDULES
+from ...train.precision import AMP, AMP_HELP
 
-AMP = ("auto", "bf16", "off")
 SAMPLERS = ("ddim", "dpm++", "ddpm")  # DDIM, DPM-Solver++(2M), ancestral DDPM over all num_steps
 
 
@@ -42,7 +42,7 @@ class DDPMConfig(RunConfig):
     weight_decay: float = param(0.0, low=0, high=1, help="AdamW weight decay")
     grad_clip: float = param(1.0, low=0, help="clip the gradient norm to this (0 = off)")
     ema_decay: float = param(0.995, low=0, high=0.99999, help="EMA decay of the weights used for sampling")
-    amp: str = param("auto", choices=AMP, resumable=True, help="bf16 autocast: auto (CUDA, CPUs with native bf16), bf16, off")
+    amp: str = param("auto", choices=AMP, resumable=True, help=AMP_HELP)
     guidance: float = param(2.0, low=0, high=50, resumable=True, help="default guidance scale w (0 uncond, 1 cond, >1 guided)")
     sampler: str = param("dpm++", choices=SAMPLERS, resumable=True,
                          help="default sampler: ddim, dpm++ (DPM-Solver++ 2M) or ddpm (all num_steps steps)")

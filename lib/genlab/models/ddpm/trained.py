@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import functools
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +13,7 @@ from ...sampling.diffusion import SPACINGS, GaussianDiffusion
 from ...sampling.samplers import DDIM, Ancestral, Callback, DPMSolverPP, sample
 from ...train.checkpoint import load_weights
 from ...train.devices import count_parameters
+from ...train.precision import autocast, use_bf16  # noqa: F401 (use_bf16 re-exported: tests, benchmarks)
 from ...train.timing import seconds_per_100
 from ..protocol import Option, TrainedBase, setting_name
 from .config import SAMPLERS, DDPMConfig
@@ -30,28 +29,6 @@ def build(config: DDPMConfig, channels: int, num_classes: int) -> tuple[UNet, Ga
     diffusion = GaussianDiffusion(config.num_steps, config.schedule, config.beta_start, config.beta_end,
                                   config.prediction)
     return net, diffusion
-
-
-@functools.cache
-def cpu_has_fast_bf16() -> bool:
-    """True when the CPU has native bf16 instructions (AVX512-BF16 or AMX), where bf16 autocast is faster."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text().split()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
-def use_bf16(device: torch.device, amp: str) -> bool:
-    """``auto``: bf16 on CUDA, and on CPUs with native bf16 (about 1.4x faster training steps there)."""
-    return amp == "bf16" or (amp == "auto" and (device.type == "cuda"
-                                                 or (device.type == "cpu" and cpu_has_fast_bf16())))
-
-
-def autocast(device: torch.device, amp: str):
-    """bf16 autocast where :func:`use_bf16` says so, else a no-op context."""
-    on = use_bf16(device, amp)
-    return torch.autocast(device.type, dtype=torch.bfloat16) if on else contextlib.nullcontext()
 
 
 class TrainedDDPM(TrainedBase):

@@ -15,7 +15,8 @@ from ...train.checkpoint import TrainState
 from ...train.ema import EMA
 from ...train.recipe import Recipe
 from .config import DDPMConfig
-from .trained import TrainedDDPM, autocast, build, measure_samplers
+from ...train.precision import autocast
+from .trained import TrainedDDPM, build, measure_samplers
 
 
 def optimizer(net: torch.nn.Module, config: DDPMConfig, device: torch.device) -> torch.optim.AdamW:

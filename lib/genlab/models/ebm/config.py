@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from ...base.config import RunConfig, param
 from .nets import IMAGE_SIZES
+from ...train.precision import AMP, AMP_HELP
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,7 @@ class EBMConfig(RunConfig):
     spectral_norm: bool = param(False, arch=True, help="spectral normalisation of every layer (smoother energies)")
     epochs: int = param(8, low=1, high=100_000, resumable=True, help="passes over the training split")
     batch_size: int = param(32, low=2, high=8192, help="real images (and negatives) per step")
+    amp: str = param("auto", choices=AMP, resumable=True, help=AMP_HELP)
     lr: float = param(5e-4, low=0, low_open=True, high=1, help="Adam learning rate")
     beta1: float = param(0.0, low=0, high=0.999, help="Adam beta1 (0: no momentum, the usual EBM choice)")
     beta2: float = param(0.999, low=0, high=0.99999, help="Adam beta2")

@@ -39,8 +39,8 @@ class EnergyNet(nn.Module):
         self.channels, self.image_size, self.num_classes = channels, image_size, num_classes
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
-        """f(x): B x num_classes (B x 1 for an unconditional net)."""
-        return self.net(x)
+        """f(x): B x num_classes (B x 1 for an unconditional net), float32 also under bf16 autocast."""
+        return self.net(x).float()
 
     def energy_from_logits(self, f: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """E(x, y) = -f(x)[y]; E(x) = -logsumexp_y f(x)[y] (JEM, Grathwohl et al. 2020, eq. 5): B energies.

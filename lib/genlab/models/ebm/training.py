@@ -30,6 +30,7 @@ from ...sampling.langevin import ReplayBuffer, langevin, uniform_noise
 from ...train import distributed
 from ...train.checkpoint import TrainState
 from ...train.fit import DivergenceError
+from ...train.precision import autocast
 from ...train.recipe import Recipe
 from ...train.timing import seconds_per_100
 from .config import EBMConfig
@@ -74,7 +75,7 @@ def recipe(config: EBMConfig, data: ImageData, device: torch.device) -> Recipe:
     ckpt_path = RunFolder(config.run_dir).checkpoint
 
     def step(step: int, x0: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
-        with distributed.rank_rng(config.seed, step, device):
+        with distributed.rank_rng(config.seed, step, device), autocast(device, config.amp):  # Langevin included
             return cd_step(step, x0, y)
 
     def cd_step(step: int, x0: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from ...base.config import RunConfig, param
 from ...sampling.flow_matching import COUPLINGS, TIME_SAMPLINGS
 from ...sampling.ode import GRIDS, SOLVERS
+from ...train.precision import AMP, AMP_HELP
 
-AMP = ("auto", "bf16", "off")
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class FlowConfig(RunConfig):
     weight_decay: float = param(0.0, low=0, high=1, help="AdamW weight decay")
     grad_clip: float = param(1.0, low=0, help="clip the gradient norm to this (0 = off)")
     ema_decay: float = param(0.995, low=0, high=0.99999, help="EMA decay of the weights used for sampling")
-    amp: str = param("auto", choices=AMP, resumable=True, help="bf16 autocast: auto (CUDA, CPUs with native bf16), bf16, off")
+    amp: str = param("auto", choices=AMP, resumable=True, help=AMP_HELP)
     guidance: float = param(2.0, low=0, high=50, resumable=True, help="default guidance scale w (0 uncond, 1 cond, >1 guided)")
     solver: str = param("heun", choices=SOLVERS, resumable=True, help="default ODE solver: euler, midpoint, heun or dopri5")
     solver_steps: int = param(5, low=1, high=1000, resumable=True,

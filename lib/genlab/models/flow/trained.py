@@ -15,7 +15,7 @@ from ...sampling.ode import GRIDS, SOLVERS, make_solver, sample_flow, steps_for,
 from ...train.checkpoint import load_weights
 from ...train.devices import count_parameters
 from ...train.timing import seconds_per_100
-from ..ddpm.trained import autocast
+from ...train.precision import autocast
 from ..protocol import Option, TrainedBase, setting_name
 from ..unet import UNet
 from .config import FlowConfig

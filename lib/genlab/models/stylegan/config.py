@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from ...base.config import RunConfig, param, redefault
 from .generator import IMAGE_SIZES
+from ...train.precision import AMP, AMP_HELP
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class StyleGANConfig(RunConfig):
     mbstd_by_class: bool = param(True, help="minibatch std within each label (conditional D; False: over the "
                                            "whole group, which hides one image per class)")
     batch_size: int = param(32, low=2, high=8192, help="images per step")
+    amp: str = param("auto", choices=AMP, resumable=True, help=AMP_HELP)
     lr: float = param(0.005, low=0, low_open=True, high=1, help="Adam learning rate of G and D (official 0.0025)")
     beta1: float = param(0.0, low=0, high=0.999, help="Adam beta1 (official 0)")
     beta2: float = param(0.99, low=0, high=0.9999, help="Adam beta2 (official 0.99)")

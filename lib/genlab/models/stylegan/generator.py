@@ -58,7 +58,7 @@ class MappingNetwork(nn.Module):
             x = fc(x)
         if track_w_avg:
             with torch.no_grad():
-                self.w_avg.lerp_(x.detach().mean(dim=0), 1.0 - self.w_avg_beta)
+                self.w_avg.lerp_(x.detach().mean(dim=0).to(self.w_avg.dtype), 1.0 - self.w_avg_beta)  # bf16 under autocast
         return x
 
     def truncate(self, w: torch.Tensor, psi: float) -> torch.Tensor:

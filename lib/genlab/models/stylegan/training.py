@@ -20,6 +20,7 @@ from ...train.checkpoint import TrainState
 from ...train.devices import count_parameters
 from ...train.ema import EMA
 from ...train.fit import SATURATION_GRIDS
+from ...train.precision import autocast
 from ...train.recipe import Recipe
 from ...train.timing import seconds_per_100
 from . import augment as aug
@@ -79,6 +80,11 @@ class StyleGANStep:
         return aug.augment(x, float(self.ada.p), self.config.cutout)
 
     def __call__(self, step: int, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        with autocast(x.device, self.config.amp):  # the whole update: each backward op runs in its forward op's dtype
+            return self.update(step, x, y)
+
+    def update(self, step: int, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        """G main, G's lazy path length, D main with lazy R1, ADA's p, the EMA."""
         c, gen, disc = self.config, self.gen, self.disc
         y = y if gen.num_classes else None
         b = x.shape[0]
