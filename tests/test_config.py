@@ -59,3 +59,16 @@ def test_from_globals_rejects_a_typo_injected_by_papermill():
 def test_to_dict_round_trips():
     cfg = DCGANConfig(epochs=3, run="x")
     assert DCGANConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_parameter_values_read_on_and_off_as_words(tmp_path):
+    """YAML 1.1 reads off/on/yes/no as booleans; parameters use YAML 1.2's (true/false only), so the choice
+    ``amp=off`` reaches the config as the word, from the command line and from a parameter file."""
+    from genlab.base.config import parse_assignments
+    from genlab.cli import load_params_file
+    assert parse_assignments(["amp=off", "x=yes", "conditional=false", "ema=True", "lr=2e-4"]) == \
+        {"amp": "off", "x": "yes", "conditional": False, "ema": True, "lr": 2e-4}
+    (tmp_path / "p.yaml").write_text("amp: off\nconditional: false\n")
+    values = load_params_file(str(tmp_path / "p.yaml"))
+    assert values == {"amp": "off", "conditional": False}
+    assert DCGANConfig.from_dict(values).amp == "off"

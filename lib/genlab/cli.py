@@ -12,16 +12,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from .base.config import SEED_MAX, parse_assignments
-
+from .base.config import SEED_MAX, load_yaml, parse_assignments
 
 
 def load_params_file(path: str | None) -> dict[str, Any]:
     if not path:
         return {}
-    values = yaml.safe_load(Path(path).read_text()) or {}
+    values = load_yaml(Path(path).read_text()) or {}
     if not isinstance(values, dict):
         raise ValueError(f"--params {path}: expected 'name: value' lines")
     return values

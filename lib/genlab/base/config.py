@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -250,6 +251,23 @@ class RunConfig(Config):
         return min(self.max_steps, total) if self.max_steps else total
 
 
+class _Yaml12Booleans(yaml.SafeLoader):
+    """YAML with YAML 1.2's booleans (true and false only): ``off``, ``on``, ``yes`` and ``no`` stay strings,
+    so ``amp: off`` means the choice "off", not False."""
+
+
+_Yaml12Booleans.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_Yaml12Booleans.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                                      list("tTfF"))
+
+
+def load_yaml(text: str) -> Any:
+    """Parameter values from YAML text (files, ``-p`` values) with YAML 1.2 booleans (:class:`_Yaml12Booleans`)."""
+    return yaml.load(text, Loader=_Yaml12Booleans)
+
+
 def parse_assignments(items: list[str] | None) -> dict[str, Any]:
     """``["lr=1e-3", "conditional=false"]`` -> ``{"lr": 0.001, "conditional": False}`` (YAML values)."""
     out = {}
@@ -257,7 +275,7 @@ def parse_assignments(items: list[str] | None) -> dict[str, Any]:
         if "=" not in item or not item.split("=", 1)[0].strip():
             raise ValueError(f"-p {item!r}: write parameters as name=value, e.g. -p epochs=5")
         key, value = item.split("=", 1)
-        parsed = yaml.safe_load(value)
+        parsed = load_yaml(value)
         if isinstance(parsed, str):  # YAML 1.1 reads 2e-4 (no dot) as a string; a number was meant
             try:
                 parsed = float(parsed)

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from ..base.config import load_yaml
 from ..models.registry import info, kind_of_notebook
 
 PROFILES = ("quick", "smoke", "full")
@@ -22,7 +21,7 @@ def profile_parameters(notebook: Path, profile: str, root: Path, params_dir: Pat
             return {}
         params_dir = root / "slurm" / "params" / profile
     path = Path(params_dir) / f"{Path(notebook).stem}.yaml"
-    values = yaml.safe_load(path.read_text()) if path.exists() else {}
+    values = load_yaml(path.read_text()) if path.exists() else {}
     if not isinstance(values, dict):
         raise ValueError(f"{path} must hold 'name: value' lines, not {type(values).__name__}")
     kind = kind_of_notebook(notebook)

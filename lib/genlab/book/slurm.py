@@ -28,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from ..base.config import DOWNLOADABLE, parse_assignments
+from ..base.config import DOWNLOADABLE, load_yaml, parse_assignments
 from ..base.paths import project_root
 from ..models.registry import kind_of_notebook
 from .lanes import BARRIERS
@@ -100,7 +100,7 @@ def train_params(kind: str, profile: str = "full", params_dir: str | None = None
 def load_sweep(path: str | Path, profile: str = "full") -> dict[str, Any]:
     """Read a sweep file; ``profiles.<profile>`` entries replace the top-level keys."""
     path = Path(path)
-    spec = yaml.safe_load(path.read_text()) or {}
+    spec = load_yaml(path.read_text()) or {}
     spec = {**spec, **((spec.get("profiles") or {}).get(profile) or {})}
     for key in ("name", "notebook", "grid"):
         if key not in spec:

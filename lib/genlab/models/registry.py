@@ -23,7 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
-import yaml
+from ..base.config import load_yaml
 
 PACKAGES = {
     "dcgan": "genlab.models.dcgan",
@@ -107,7 +107,7 @@ def _read_info(package: str) -> dict[str, Any]:
     if spec is None or not spec.submodule_search_locations:
         raise ValueError(f"model package {package!r} not found (is it importable?)")
     path = Path(next(iter(spec.submodule_search_locations))) / "kind.yaml"
-    values = yaml.safe_load(path.read_text()) if path.exists() else None
+    values = load_yaml(path.read_text()) if path.exists() else None
     missing = [k for k in ("title", "notebook", "smoke") if not isinstance(values, dict) or k not in values]
     if missing:
         raise ValueError(f"{path}: missing {', '.join(missing)} (every kind declares its title, notebook and "

@@ -40,3 +40,9 @@ def autocast(device: torch.device, amp: str):
     """bf16 autocast where :func:`use_bf16` says so, else a no-op context."""
     on = use_bf16(device, amp)
     return torch.autocast(device.type, dtype=torch.bfloat16) if on else contextlib.nullcontext()
+
+
+def full_precision(t: torch.Tensor) -> torch.Tensor:
+    """``t`` in float32 when autocast made it bf16 or fp16 (a network's output, before the loss reduces it);
+    float32 and float64 pass unchanged."""
+    return t.float() if t.dtype in (torch.bfloat16, torch.float16) else t

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ...train.precision import full_precision
 from ..minibatch_std import minibatch_std
 
 IMAGE_SIZES = (28, 32, 64)
@@ -128,12 +129,12 @@ class Discriminator(nn.Module):
         h = x
         for layer in self.net:
             h = layer(h, y) if isinstance(layer, MinibatchStd) else layer(h)
-        logits = self.fc(h).flatten().float()  # float32 out of bf16 autocast: the losses are reduced from here
+        logits = full_precision(self.fc(h).flatten())  # out of bf16 autocast: the losses are reduced from here
         if self.embed is None:
             return logits, None
         if y is None:
             raise ValueError("this discriminator is class-conditional: pass labels y (B int64)")
-        return logits + (self.embed(y) * h).sum(1).float(), self.classify(h).float()
+        return logits + full_precision((self.embed(y) * h).sum(1)), full_precision(self.classify(h))
 
 
 def radford_init(module: nn.Module) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ...train.precision import full_precision
+
 IMAGE_SIZES = (28, 32, 64)
 
 
@@ -40,7 +42,7 @@ class EnergyNet(nn.Module):
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """f(x): B x num_classes (B x 1 for an unconditional net), float32 also under bf16 autocast."""
-        return self.net(x).float()
+        return full_precision(self.net(x))
 
     def energy_from_logits(self, f: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """E(x, y) = -f(x)[y]; E(x) = -logsumexp_y f(x)[y] (JEM, Grathwohl et al. 2020, eq. 5): B energies.

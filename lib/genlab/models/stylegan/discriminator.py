@@ -15,6 +15,7 @@ import math
 import torch
 from torch import nn
 
+from ...train.precision import full_precision
 from ..minibatch_std import minibatch_std
 from .generator import IMAGE_SIZES, channels_at
 from .layers import EqualConv2d, EqualLinear, downsample2x
@@ -79,7 +80,7 @@ class Discriminator(nn.Module):
         else:
             cmap = self.embed(nn.functional.one_hot(y, self.num_classes).to(x.dtype))
             logit = (h * cmap).sum(dim=1) / math.sqrt(self.cmap_dim)
-        logit = logit.float()  # float32 out of bf16 autocast: the losses and R1 are reduced from here
+        logit = full_precision(logit)  # out of bf16 autocast: the losses and R1 are reduced from here
         if not with_classes:
             return logit
-        return logit, (self.classify(features).float() if self.classify is not None else None)
+        return logit, (full_precision(self.classify(features)) if self.classify is not None else None)
