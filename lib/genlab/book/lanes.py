@@ -1,13 +1,14 @@
 """Several notebooks at once, each in a child process whose kernel gets its share of the CPU cores.
 
 Why: the chapters' training steps are small, and two threads on one step do not do twice the work of one.
-Two chapters side by side at one thread each finish about 1.3x more training steps per second than one
-chapter after the other at two threads (``benchmarks/lanes.py``; 2-core AMD EPYC: DDPM 1.35x, flow 1.5x).
+Two chapters side by side at one thread each finish 1.15-1.36x more training steps per second than one
+chapter after the other at two threads (``benchmarks/lanes.py``, 2-core AMD EPYC), and the quick book took
+19 min 43 s instead of 26 min 21 s there.
 
 Notebooks start in ``_toc.yml`` order as lanes free up. A notebook in :data:`BARRIERS` reads what every
 earlier one wrote (the comparison loads every model): it starts when all before it have ended, runs
 alone with every core, and those after it wait for it. Each child's output goes to
-``<build>/logs/<page>.log`` and to our output with the page's name in front of each line. After a
+``<build>/logs/<page>.log`` and (``echo``) to our output with the page's name in front of each line. After a
 failure no new notebook starts; the running ones finish (their results stay valid), then the first
 failure is raised.
 """
@@ -62,7 +63,7 @@ def default_jobs() -> int:
 class _Child:
     """One running notebook: the child process and the thread that relays its output."""
 
-    def __init__(self, job: Job, threads: int, kernel: str, build: Path):
+    def __init__(self, job: Job, threads: int, kernel: str, build: Path, echo: bool):
         self.job, self.t0 = job, time.perf_counter()
         name = job.nb.with_suffix("").as_posix()
         self.request, self.failure = build / "lanes" / f"{name}.json", build / "lanes" / f"{name}.failure.json"
@@ -75,16 +76,17 @@ class _Child:
         env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
         self.process = subprocess.Popen([sys.executable, "-m", "genlab.book.execute", str(self.request)], env=env,
                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
-        self.relay = threading.Thread(target=self._relay, args=(f"[{job.nb.stem}] ",), daemon=True)
+        self.relay = threading.Thread(target=self._relay, args=(f"[{job.nb.stem}] ", echo), daemon=True)
         self.relay.start()
 
-    def _relay(self, prefix: str) -> None:
+    def _relay(self, prefix: str, echo: bool) -> None:
         with self.log.open("w") as log:
             for line in self.process.stdout:
                 log.write(line)
                 log.flush()
-                sys.stdout.write(prefix + line)
-                sys.stdout.flush()
+                if echo:
+                    sys.stdout.write(prefix + line)
+                    sys.stdout.flush()
 
     def result(self) -> NotebookFailed | None:
         """After the process ended: None, or the failure it reported."""
@@ -108,9 +110,10 @@ class _Child:
 
 
 def run_lanes(jobs: list[Job], lanes: int, kernel: str, build: Path, on_start: Callable[[Job], None],
-              on_done: Callable[[Job], None]) -> None:
+              on_done: Callable[[Job], None], echo: bool = True) -> None:
     """Execute ``jobs`` at most ``lanes`` at a time (see the module docstring); ``on_start(job)`` before each
-    starts, ``on_done(job)`` after each success. Raises the first :class:`NotebookFailed` once the running notebooks have ended."""
+    starts, ``on_done(job)`` after each success; ``echo=False`` keeps the notebooks' output in their logs only.
+    Raises the first :class:`NotebookFailed` once the running notebooks have ended."""
     threads = max(1, cpu_count() // lanes)
     pending, running, failure = list(jobs), [], None
     try:
@@ -122,7 +125,7 @@ def run_lanes(jobs: list[Job], lanes: int, kernel: str, build: Path, on_start: C
                 pending.pop(0)
                 on_start(job)
                 share = cpu_count() if job.barrier else threads
-                running.append(_Child(job, share, kernel, build))
+                running.append(_Child(job, share, kernel, build, echo))
                 print(f"{job.announce}; {share} thread{'s' if share > 1 else ''}, output also in {running[-1].log})",
                       flush=True)
             time.sleep(0.2)

@@ -1,11 +1,12 @@
-"""Run the book's notebooks headlessly with papermill, in ``_toc.yml`` order.
+"""Run the book's notebooks headlessly with papermill, in ``_toc.yml`` order (two at once on a CPU-only
+machine with 2+ cores: :mod:`.lanes`).
 
 :func:`run_notebooks` executes each notebook (``.ipynb``, or a MyST Markdown notebook turned into one by
 jupytext) into ``_build/src/<same path>.ipynb`` (the sources stay output-free) with a profile's
 parameters from ``slurm/params/<profile>/<notebook stem>.yaml`` (the ``quick`` profile = the notebooks'
 own defaults), in the project's ``genlab`` kernel (:mod:`.kernel`), passing Slurm's stop signal on to it
 (:mod:`.stop_signal`). A notebook whose source, parameters, library code and inputs did not change
-since its last executed copy is skipped (:mod:`.cache`). It stops at the first failing notebook and
+since its last executed copy is skipped (:mod:`.cache`). No notebook starts after one fails; the run
 says which cell failed. :mod:`.build` renders the executed copies into the book.
 
 The pieces used to live here; they are re-exported so ``genlab.book.runner`` keeps working.
@@ -22,8 +23,8 @@ from ..base.runlog import format_seconds
 from .build import build_book, stage  # noqa: F401  (re-exported)
 from .cache import ExecutionCache, fingerprint, inputs_digest
 from .execute import NotebookFailed, execute
-from .lanes import Job, default_jobs, run_lanes
 from .kernel import KERNEL_BOOT, KERNEL_NAME, ensure_kernel, install_kernel, write_kernelspec  # noqa: F401
+from .lanes import Job, default_jobs, run_lanes
 from .profiles import PROFILES, profile_parameters  # noqa: F401
 from .sources import executed_name, is_text_notebook, read_notebook, write_notebook
 from .stop_signal import StopForwarder, forwarding_stop_signal  # noqa: F401
@@ -94,7 +95,7 @@ def run_notebooks(profile: str = "quick", only: Iterable[str] | None = None, par
         out.parent.mkdir(parents=True, exist_ok=True)
         shown = ", ".join(f"{k}={v!r}" for k, v in params.items()) or "notebook defaults"
         fingerprints[nb] = fingerprint(root / nb, code_of(read_notebook(inputs[nb])), params, LIB_ROOT,
-                                       input_folders(root, declared[nb], params))
+                                        input_folders(root, declared[nb], params))
         reasons = store.stale(nb, fingerprints[nb][0], out) if cache else ["cache off"]
         if not reasons:
             print(f"==> [{i}/{len(todo)}] {nb}: unchanged since its executed copy {out} "
@@ -106,7 +107,7 @@ def run_notebooks(profile: str = "quick", only: Iterable[str] | None = None, par
     try:
         if lanes > 1:
             run_lanes(stale, lanes, kernel, build, on_start=lambda job: store.forget(job.nb),
-                      on_done=lambda job: done.append(job.nb))
+                      on_done=lambda job: done.append(job.nb), echo=log_output)
         for job in stale if lanes <= 1 else ():
             print(job.announce + ")", flush=True)
             store.forget(job.nb)
